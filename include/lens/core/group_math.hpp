@@ -1,0 +1,244 @@
+// lens/core/group_math.hpp: the per-group math, written once. The Eigen backend,
+// the Thrust path and the CUDA kernels all call these LENS_HD functions, so the
+// backends differ only in how they move data, never in what they compute.
+//
+// A group is processed in three steps:
+//   1. confidence_summary (LENS only): max log-confidence and the log-sum-exp
+//      of D_imp, mergeable so a warp or a block can combine partial results;
+//      log_difficulty() turns it into log D.
+//   2. shaped_score() per sample (LENS: the calibrated reward r~, otherwise the
+//      score itself), accumulated into score_moments (Welford in double,
+//      mergeable with Chan's rule); make_transform() turns the moments into a
+//      centre and a scale.
+//   3. advantage() = (score - centre) * scale, or exactly 0.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+
+#include "lens/core/config.hpp"
+#include "lens/core/settings.hpp"
+
+namespace lens {
+namespace core {
+
+// ------------------------------------------------------------------ moments
+
+/// Count, mean, sum of squared deviations (M2), min and max of a set of scores,
+/// in double. Welford's update keeps a near-constant group free of the
+/// cancellation a one-pass E[x^2] - E[x]^2 suffers; min and max let a constant
+/// group be detected exactly.
+struct score_moments {
+  double count = 0;
+  double mean = 0;
+  double m2 = 0;
+  double min = HUGE_VAL;
+  double max = -HUGE_VAL;
+};
+
+LENS_HD void add(score_moments& m, double x) {
+  m.count += 1;
+  const double delta = x - m.mean;
+  m.mean += delta / m.count;
+  m.m2 += delta * (x - m.mean);
+  m.min = x < m.min ? x : m.min;
+  m.max = x > m.max ? x : m.max;
+}
+
+/// Chan et al.'s parallel combination; associative up to rounding.
+LENS_HD score_moments merge(const score_moments& a, const score_moments& b) {
+  if (a.count == 0) return b;
+  if (b.count == 0) return a;
+  score_moments r;
+  r.count = a.count + b.count;
+  const double delta = b.mean - a.mean;
+  r.mean = a.mean + delta * (b.count / r.count);
+  r.m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / r.count);
+  r.min = a.min < b.min ? a.min : b.min;
+  r.max = a.max > b.max ? a.max : b.max;
+  return r;
+}
+
+/// Standard deviation with the divisor the settings ask for; 0 when undefined.
+LENS_HD double standard_deviation(const score_moments& m, bool unbiased) {
+  const double divisor = unbiased ? m.count - 1 : m.count;
+  if (divisor <= 0) return 0;
+  const double variance = m.m2 / divisor;
+  return variance > 0 ? sqrt(variance) : 0;
+}
+
+// ------------------------------------------------------------------ LENS confidence and difficulty
+
+/// Per-sample LENS quantities derived from l_i (summed log-probability) and n_i.
+/// log_confidence = log pbar_i = l_i / n_i; log_probability = log p_i, the
+/// probability D_imp uses (l_i, or log pbar_i under geometric_mean).
+/// Log-probabilities within the tolerance above 0 are read as 0.
+LENS_HD double log_confidence(double logprob_sum, double length) {
+  const double value = logprob_sum / length;
+  return value < 0 ? value : 0.0;
+}
+
+LENS_HD double log_probability(double logprob_sum, double length, difficulty_probability source) {
+  if (source == difficulty_probability::geometric_mean) return log_confidence(logprob_sum, length);
+  return logprob_sum < 0 ? logprob_sum : 0.0;
+}
+
+/// What step 1 needs of a group: its size, max log pbar, whether any reward is
+/// above 0, and a running log-sum-exp of log r_i - log p_i over those rewards.
+struct confidence_summary {
+  double count = 0;
+  double num_correct = 0;
+  double max_log_confidence = -HUGE_VAL;
+  double lse_max = -HUGE_VAL;   ///< log-sum-exp as max + log(sum of exp(x - max))
+  double lse_sum = 0;
+};
+
+LENS_HD void add(confidence_summary& s, double reward, double log_conf, double log_prob) {
+  s.count += 1;
+  s.max_log_confidence = log_conf > s.max_log_confidence ? log_conf : s.max_log_confidence;
+  if (reward > 0) {
+    s.num_correct += 1;
+    const double term = log(reward) - log_prob;
+    if (term > s.lse_max) {
+      s.lse_sum = s.lse_sum * exp(s.lse_max - term) + 1.0;
+      s.lse_max = term;
+    } else {
+      s.lse_sum += exp(term - s.lse_max);
+    }
+  }
+}
+
+LENS_HD confidence_summary merge(const confidence_summary& a, const confidence_summary& b) {
+  if (a.count == 0) return b;
+  if (b.count == 0) return a;
+  confidence_summary r;
+  r.count = a.count + b.count;
+  r.num_correct = a.num_correct + b.num_correct;
+  r.max_log_confidence = a.max_log_confidence > b.max_log_confidence ? a.max_log_confidence : b.max_log_confidence;
+  if (a.num_correct == 0) {
+    r.lse_max = b.lse_max;
+    r.lse_sum = b.lse_sum;
+  } else if (b.num_correct == 0) {
+    r.lse_max = a.lse_max;
+    r.lse_sum = a.lse_sum;
+  } else {
+    r.lse_max = a.lse_max > b.lse_max ? a.lse_max : b.lse_max;
+    r.lse_sum = a.lse_sum * exp(a.lse_max - r.lse_max) + b.lse_sum * exp(b.lse_max - r.lse_max);
+  }
+  return r;
+}
+
+/// log D(q): the floor log F = log(floor_factor) + max log pbar for a negative
+/// group, max(log D_imp, log F) for a mixed one, where
+/// log D_imp = log G - logsumexp_{r_i > 0}(log r_i - log p_i).
+LENS_HD double log_difficulty(const confidence_summary& s, const advantage_settings& settings) {
+  const double log_floor = log(settings.floor_factor) + s.max_log_confidence;
+  if (s.num_correct == 0) return log_floor;
+  const double log_importance = log(s.count) - (s.lse_max + log(s.lse_sum));
+  return log_importance > log_floor ? log_importance : log_floor;
+}
+
+// ------------------------------------------------------------------ shaping
+
+/// Whether LENS calibrates this group, given the ablation scope.
+LENS_HD bool lens_calibrates(const advantage_settings& settings, bool negative_group) {
+  if (settings.kind != estimator::lens) return false;
+  if (negative_group) return settings.scope != lens_scope::mixed_groups;
+  return settings.scope != lens_scope::negative_groups;
+}
+
+/// The weight in front of the penalty ratio: 1/G with the default 1/G factor.
+LENS_HD double penalty_weight(const advantage_settings& settings, double group_size) {
+  return settings.divide_penalty_by_group_size ? 1.0 / group_size : 1.0;
+}
+
+/// LENS's calibrated reward r~ = r - (1 - r) * weight * pbar / (D - pbar).
+/// The ratio depends only on u = exp(log pbar - log D) in (0, 1/floor_factor],
+/// as u / (1 - u), which never underflows to 0/0.
+LENS_HD double calibrated_reward(double reward, double log_conf, double log_diff, double weight) {
+  const double u = exp(log_conf - log_diff);
+  const double ratio = u / (1.0 - u);
+  return reward - (1.0 - reward) * weight * ratio;
+}
+
+/// Everything step 2 needs to shape one group's scores.
+struct group_shape {
+  bool calibrate = false;   ///< LENS calibrates this group
+  bool negative = false;    ///< no reward above 0
+  double log_difficulty = 0;
+  double weight = 0;        ///< penalty weight (1/G or 1)
+};
+
+LENS_HD group_shape make_shape(const confidence_summary& s, const advantage_settings& settings) {
+  group_shape shape;
+  shape.negative = s.num_correct == 0;
+  shape.calibrate = lens_calibrates(settings, shape.negative);
+  if (shape.calibrate) {
+    shape.log_difficulty = log_difficulty(s, settings);
+    shape.weight = penalty_weight(settings, s.count);
+  }
+  return shape;
+}
+
+/// The score a sample's advantage is computed from: r~ where LENS calibrates,
+/// the plain score everywhere else.
+LENS_HD double shaped_score(const group_shape& shape, double score, double log_conf) {
+  return shape.calibrate ? calibrated_reward(score, log_conf, shape.log_difficulty, shape.weight) : score;
+}
+
+// ------------------------------------------------------------------ advantages
+
+/// advantage = (score - centre) * scale, or exactly 0 when zero is set.
+struct group_transform {
+  double centre = 0;
+  double scale = 0;
+  bool zero = true;
+};
+
+/// Turns a group's moments into its transform.
+/// - a singleton follows settings.singleton: verl uses mean 0 and std 1, zero gives 0;
+/// - a constant group (max == min) gives exactly 0;
+/// - GRPO: (s - mean) / (std + eps), or s - mean without std normalisation (Dr. GRPO);
+/// - GRPO batch std: (s - mean) / (batch_std + eps);
+/// - RLOO: G/(G-1) * (s - mean);
+/// - LENS: a calibrated negative group is de-meaned and scaled by alpha, a mixed
+///   group is normalised as GRPO.
+/// batch_std is only read by grpo_batch_std.
+LENS_HD group_transform make_transform(const score_moments& m, const group_shape& shape,
+                                       const advantage_settings& settings, double batch_std) {
+  group_transform t;
+  const bool singleton = m.count == 1;
+  if (m.count == 0) return t;
+  if (singleton && settings.singleton == singleton_policy::zero) return t;
+  if (!singleton && m.max == m.min) return t;
+  t.zero = false;
+  t.centre = singleton ? 0.0 : m.mean;
+  const double group_std = singleton ? 1.0 : standard_deviation(m, settings.unbiased_std);
+  switch (settings.kind) {
+    case estimator::grpo:
+      t.scale = settings.normalize_by_std ? 1.0 / (group_std + settings.epsilon) : 1.0;
+      break;
+    case estimator::grpo_batch_std:
+      t.scale = settings.normalize_by_std ? 1.0 / (batch_std + settings.epsilon) : 1.0;
+      break;
+    case estimator::rloo:
+      t.scale = singleton ? 1.0 : m.count / (m.count - 1.0);
+      break;
+    case estimator::lens:
+      if (shape.calibrate && shape.negative) {
+        t.scale = settings.alpha;
+      } else {
+        t.scale = settings.normalize_by_std ? 1.0 / (group_std + settings.epsilon) : 1.0;
+      }
+      break;
+  }
+  return t;
+}
+
+LENS_HD double advantage(const group_transform& t, double shaped) {
+  return t.zero ? 0.0 : (shaped - t.centre) * t.scale;
+}
+
+}  // namespace core
+}  // namespace lens

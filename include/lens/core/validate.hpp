@@ -1,0 +1,72 @@
+// lens/core/validate.hpp: boundary checks shared by every backend. Each throws
+// lens::invalid_argument naming the field and the first offending index; inner
+// code trusts what passed.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "lens/core/errors.hpp"
+#include "lens/core/settings.hpp"
+#include "lens/core/views.hpp"
+
+namespace lens {
+namespace core {
+
+inline void check_setting(bool ok, const char* field, double value, const char* rule) {
+  if (!ok) raise(error_code::bad_setting, std::string("settings.") + field, -1,
+                 "value " + std::to_string(value) + ", must be " + rule);
+}
+
+inline void validate_settings(const advantage_settings& s) {
+  check_setting(std::isfinite(s.epsilon) && s.epsilon >= 0, "epsilon", s.epsilon, "finite and >= 0");
+  check_setting(std::isfinite(s.alpha) && s.alpha >= 0, "alpha", s.alpha, "finite and >= 0");
+  check_setting(std::isfinite(s.floor_factor) && s.floor_factor > 1, "floor_factor", s.floor_factor,
+                "finite and > 1 (so that D - pbar stays positive)");
+  check_setting(std::isfinite(s.logprob_tolerance) && s.logprob_tolerance >= 0, "logprob_tolerance",
+                s.logprob_tolerance, "finite and >= 0");
+  const int kind = static_cast<int>(s.kind);
+  check_setting(kind >= 0 && kind <= static_cast<int>(estimator::lens), "kind", kind, "a lens::estimator");
+}
+
+inline void check_size(const char* field, std::size_t actual, std::size_t expected) {
+  if (actual != expected)
+    raise(error_code::size_mismatch, field, -1,
+          "has " + std::to_string(actual) + " elements, expected " + std::to_string(expected));
+}
+
+/// Fixed groups: G >= 1 and G divides N. Returns the number of groups.
+inline std::size_t validate_layout(const fixed_groups& layout, std::size_t num_samples) {
+  if (layout.group_size == 0 || num_samples % layout.group_size != 0)
+    raise(error_code::group_size_mismatch, "groups.group_size", -1,
+          "group_size " + std::to_string(layout.group_size) + ", N " + std::to_string(num_samples));
+  return num_samples / layout.group_size;
+}
+
+/// Offsets on the host: num_groups + 1 entries, 0 first, non-decreasing, N last.
+inline std::size_t validate_layout(const offset_groups& layout, std::size_t num_samples) {
+  const auto& offsets = layout.offsets;
+  if (offsets.empty() || offsets.data() == nullptr)
+    raise(error_code::bad_offsets, "groups.offsets", -1, "needs num_groups + 1 >= 1 entries");
+  if (offsets[0] != 0) raise(error_code::bad_offsets, "groups.offsets", 0, "offsets[0] must be 0");
+  for (std::size_t g = 1; g < offsets.size(); ++g)
+    if (offsets[g] < offsets[g - 1])
+      raise(error_code::bad_offsets, "groups.offsets", static_cast<std::int64_t>(g), "decreases");
+  const std::int64_t last = offsets[offsets.size() - 1];
+  if (last != static_cast<std::int64_t>(num_samples))
+    raise(error_code::bad_offsets, "groups.offsets", static_cast<std::int64_t>(offsets.size() - 1),
+          "last offset " + std::to_string(last) + " does not cover N = " + std::to_string(num_samples));
+  return offsets.size() - 1;
+}
+
+/// Ids: one per sample; any value is allowed.
+inline void validate_layout(const id_groups& layout, std::size_t num_samples) {
+  check_size("groups.ids", layout.ids.size(), num_samples);
+  if (num_samples > 0 && layout.ids.data() == nullptr)
+    raise(error_code::size_mismatch, "groups.ids", -1, "is null");
+}
+
+}  // namespace core
+}  // namespace lens

@@ -1,0 +1,205 @@
+// lens/cpu/advantages.hpp: the CPU backend. Validates at the boundary, reduces
+// token rows with Eigen, runs the shared per-group math, and broadcasts
+// advantages back to tokens. Every entry point throws lens::invalid_argument
+// before writing any output, so a rejected call leaves outputs untouched.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "lens/core/errors.hpp"
+#include "lens/core/settings.hpp"
+#include "lens/core/validate.hpp"
+#include "lens/core/views.hpp"
+#include "lens/cpu/engine.hpp"
+#include "lens/cpu/segments.hpp"
+
+namespace lens {
+namespace cpu {
+namespace detail {
+
+template <class Real>
+void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_settings& settings) {
+  const std::size_t n = in.scores.size();
+  const bool is_lens = settings.kind == estimator::lens;
+  if (n > 0 && in.scores.data() == nullptr) raise(error_code::size_mismatch, "scores", -1, "is null");
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = static_cast<double>(in.scores[i]);
+    if (!std::isfinite(r)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
+    if (is_lens && (r < 0 || r > 1))
+      raise(error_code::reward_out_of_range, "scores", static_cast<std::int64_t>(i), "value " + std::to_string(r));
+  }
+  if (!is_lens) return;
+  core::check_size("logprob_sums", in.logprob_sums.size(), n);
+  core::check_size("response_lengths", in.response_lengths.size(), n);
+  if (n > 0 && (in.logprob_sums.data() == nullptr || in.response_lengths.data() == nullptr))
+    raise(error_code::size_mismatch, "logprob_sums / response_lengths", -1, "is null");
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t length = in.response_lengths[i];
+    if (length < 0) raise(error_code::bad_length, "response_lengths", static_cast<std::int64_t>(i));
+    if (length == 0) raise(error_code::empty_response, "response_lengths", static_cast<std::int64_t>(i));
+    const double l = static_cast<double>(in.logprob_sums[i]);
+    if (!std::isfinite(l)) raise(error_code::not_finite, "logprob_sums", static_cast<std::int64_t>(i));
+    if (l > settings.logprob_tolerance * static_cast<double>(length))
+      raise(error_code::logprob_above_zero, "logprob_sums", static_cast<std::int64_t>(i),
+            "sum " + std::to_string(l) + " over " + std::to_string(length) + " tokens");
+  }
+}
+
+/// What the token path reduces each row to, in double.
+struct reduced_rows {
+  std::vector<double> scores, logprob_sums, lengths;
+};
+
+template <class Real>
+using row_view = Eigen::Map<const Eigen::Array<Real, Eigen::Dynamic, 1>>;
+
+[[noreturn]] inline void raise_at(error_code code, const char* field, std::size_t row, std::size_t column,
+                                  std::size_t num_tokens, const std::string& extra = {}) {
+  raise(code, field, static_cast<std::int64_t>(row * num_tokens + column),
+        "row " + std::to_string(row) + ", column " + std::to_string(column) + (extra.empty() ? "" : "; " + extra));
+}
+
+/// Reads every row once (the validating pass): mask values, the score (given
+/// or summed from token rewards, as verl does), and for LENS the masked sum
+/// and count of log-probabilities. Throws on the first bad value.
+template <class Real, class Mask>
+reduced_rows reduce_rows(const token_inputs<Real, Mask>& in, const advantage_settings& settings, bool need_mask) {
+  const std::size_t n = in.num_samples, t = in.num_tokens;
+  const bool is_lens = settings.kind == estimator::lens;
+  reduced_rows rows;
+  rows.scores.resize(n);
+  if (is_lens) {
+    rows.logprob_sums.resize(n);
+    rows.lengths.resize(n);
+  }
+  const Real tolerance = static_cast<Real>(settings.logprob_tolerance);
+  for (std::size_t i = 0; i < n; ++i) {
+    double score;
+    if (in.scores) {
+      score = static_cast<double>(in.scores[i]);
+      if (!std::isfinite(score)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
+    } else {
+      score = row_view<Real>(in.token_rewards + i * t, static_cast<Eigen::Index>(t)).template cast<double>().sum();
+      if (!std::isfinite(score)) {
+        for (std::size_t c = 0; c < t; ++c)
+          if (!std::isfinite(static_cast<double>(in.token_rewards[i * t + c])))
+            raise_at(error_code::not_finite, "token_rewards", i, c, t);
+        raise(error_code::not_finite, "token_rewards", static_cast<std::int64_t>(i * t), "row sum overflows");
+      }
+    }
+    if (is_lens && (score < 0 || score > 1))
+      raise(error_code::reward_out_of_range, in.scores ? "scores" : "token_rewards (row sum)",
+            static_cast<std::int64_t>(i), "value " + std::to_string(score));
+    rows.scores[i] = score;
+    if (!need_mask) continue;
+
+    const row_view<Mask> mask(in.mask + i * t, static_cast<Eigen::Index>(t));
+    if (((mask != Mask(0)) && (mask != Mask(1))).any()) {
+      for (std::size_t c = 0; c < t; ++c)
+        if (in.mask[i * t + c] != Mask(0) && in.mask[i * t + c] != Mask(1))
+          raise_at(error_code::bad_mask_value, "mask", i, c, t);
+    }
+    if (!is_lens) continue;
+
+    const auto on = mask != Mask(0);
+    const row_view<Real> logprobs(in.logprobs + i * t, static_cast<Eigen::Index>(t));
+    const Eigen::Index length = on.count();
+    if (length == 0) raise(error_code::empty_response, "mask", static_cast<std::int64_t>(i), "row has no 1");
+    // Masked-out positions may hold garbage (NaN included): select, never multiply.
+    double sum = on.select(logprobs, Real(0)).template cast<double>().sum();
+    const Real largest = on.select(logprobs, -std::numeric_limits<Real>::infinity()).maxCoeff();
+    if (!std::isfinite(sum) || !(largest <= tolerance)) {
+      for (std::size_t c = 0; c < t; ++c) {
+        if (in.mask[i * t + c] == Mask(0)) continue;
+        const Real v = in.logprobs[i * t + c];
+        if (!std::isfinite(static_cast<double>(v))) raise_at(error_code::not_finite, "logprobs", i, c, t);
+        if (v > tolerance)
+          raise_at(error_code::logprob_above_zero, "logprobs", i, c, t, "value " + std::to_string(double(v)));
+      }
+    }
+    if (largest > Real(0)) sum = on.select(logprobs.min(Real(0)), Real(0)).template cast<double>().sum();
+    rows.logprob_sums[i] = sum;
+    rows.lengths[i] = static_cast<double>(length);
+  }
+  return rows;
+}
+
+template <class Real, class Mask>
+void validate_token_shapes(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
+                           span<Real> advantages, span<Real> token_advantages) {
+  const std::size_t n = in.num_samples, t = in.num_tokens;
+  if (!advantages.empty()) core::check_size("advantages", advantages.size(), n);
+  if (!token_advantages.empty()) core::check_size("token_advantages", token_advantages.size(), n * t);
+  if (n == 0) return;
+  if ((in.scores == nullptr) == (in.token_rewards == nullptr))
+    raise(error_code::size_mismatch, "scores / token_rewards", -1, "give exactly one of the two");
+  if (in.token_rewards && t == 0)
+    raise(error_code::size_mismatch, "token_rewards", -1, "needs num_tokens >= 1");
+  const bool is_lens = settings.kind == estimator::lens;
+  if ((is_lens || !token_advantages.empty()) && in.mask == nullptr)
+    raise(error_code::size_mismatch, "mask", -1, "is null but LENS or token_advantages needs it");
+  if (is_lens && in.logprobs == nullptr) raise(error_code::size_mismatch, "logprobs", -1, "is null but LENS needs it");
+  if (is_lens && t == 0) raise(error_code::empty_response, "mask", 0, "num_tokens is 0");
+}
+
+}  // namespace detail
+
+/// Advantages from per-sample inputs: one advantage per sample into
+/// `advantages` (size N = scores.size()). Returns the batch summary; fills
+/// `group_stats` (one entry per group) when given.
+template <class Real, class Layout>
+batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Real> advantages,
+                                 const advantage_settings& settings = {},
+                                 std::vector<group_statistics>* group_stats = nullptr) {
+  core::validate_settings(settings);
+  const std::size_t n = inputs.scores.size();
+  core::check_size("advantages", advantages.size(), n);
+  detail::validate_sequence_inputs(inputs, settings);
+  return detail::with_segments(groups, n, [&](const auto& segments) {
+    const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
+                                                 inputs.response_lengths.data(), settings.difficulty_source};
+    return detail::run_groups(segments, samples, n, advantages.data(), settings, group_stats);
+  });
+}
+
+/// Advantages from token-level inputs ([N x T], verl's layout). Writes one
+/// advantage per sample into `advantages` (size N, or empty to skip) and
+/// A_i * mask_it into `token_advantages` (size N x T, or empty to skip).
+template <class Real, class Mask, class Layout>
+batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
+                                 span<Real> advantages, span<Real> token_advantages,
+                                 const advantage_settings& settings = {},
+                                 std::vector<group_statistics>* group_stats = nullptr) {
+  core::validate_settings(settings);
+  detail::validate_token_shapes(inputs, settings, advantages, token_advantages);
+  const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
+  const bool need_mask = settings.kind == estimator::lens || !token_advantages.empty();
+  const detail::reduced_rows rows = detail::reduce_rows(inputs, settings, need_mask && n > 0);
+  return detail::with_segments(groups, n, [&](const auto& segments) {
+    std::vector<Real> scratch;
+    Real* per_sample = advantages.data();
+    if (advantages.empty()) {
+      scratch.resize(n);
+      per_sample = scratch.data();
+    }
+    const detail::reduced_samples samples{rows.scores.data(), rows.logprob_sums.data(), rows.lengths.data(),
+                                          settings.difficulty_source};
+    const batch_summary summary = detail::run_groups(segments, samples, n, per_sample, settings, group_stats);
+    if (!token_advantages.empty()) {
+      for (std::size_t i = 0; i < n; ++i) {
+        Eigen::Map<Eigen::Array<Real, Eigen::Dynamic, 1>>(token_advantages.data() + i * t, static_cast<Eigen::Index>(t)) =
+            detail::row_view<Mask>(inputs.mask + i * t, static_cast<Eigen::Index>(t)).template cast<Real>() * per_sample[i];
+      }
+    }
+    return summary;
+  });
+}
+
+}  // namespace cpu
+}  // namespace lens

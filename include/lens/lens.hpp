@@ -1,0 +1,77 @@
+// lens/lens.hpp: the one header a trainer includes. GRPO-family and LENS
+// advantages on the CPU (Eigen backend); the CUDA backend lives in
+// lens/cuda/, the LibTorch adapter in lens/torch.hpp, the MATH reward in
+// lens/math.hpp.
+//
+//   lens::sequence_inputs<float> in{scores, logprob_sums, lengths};
+//   lens::compute_lens_advantages(in, lens::fixed_groups{16}, advantages);
+#pragma once
+
+#include "lens/core/errors.hpp"
+#include "lens/core/settings.hpp"
+#include "lens/core/views.hpp"
+#include "lens/cpu/advantages.hpp"
+#include "lens/cpu/eigen_views.hpp"
+
+namespace lens {
+
+/// Any estimator (settings.kind), per-sample inputs, host buffers.
+template <class Real, class Layout>
+batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Real> advantages,
+                                 const advantage_settings& settings = {},
+                                 std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, settings, group_stats);
+}
+
+/// Any estimator (settings.kind), token-level inputs [N x T], host buffers.
+template <class Real, class Mask, class Layout>
+batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups, span<Real> advantages,
+                                 span<Real> token_advantages, const advantage_settings& settings = {},
+                                 std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, token_advantages, settings, group_stats);
+}
+
+namespace detail {
+inline advantage_settings with_kind(advantage_settings settings, estimator kind) {
+  settings.kind = kind;
+  return settings;
+}
+}  // namespace detail
+
+/// LENS advantages (settings.kind is set to estimator::lens; every other field
+/// is used as given, defaults as in LENS.md).
+template <class Real, class Layout>
+batch_summary compute_lens_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
+                                      span<Real> advantages, const advantage_settings& settings = {},
+                                      std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, detail::with_kind(settings, estimator::lens), group_stats);
+}
+
+template <class Real, class Mask, class Layout>
+batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
+                                      span<Real> advantages, span<Real> token_advantages,
+                                      const advantage_settings& settings = {},
+                                      std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, token_advantages,
+                                 detail::with_kind(settings, estimator::lens), group_stats);
+}
+
+/// GRPO advantages (settings.kind is set to estimator::grpo; defaults are
+/// verl's; see lens::presets for TRL, OpenRLHF and Dr. GRPO).
+template <class Real, class Layout>
+batch_summary compute_grpo_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
+                                      span<Real> advantages, const advantage_settings& settings = presets::verl_grpo(),
+                                      std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, detail::with_kind(settings, estimator::grpo), group_stats);
+}
+
+template <class Real, class Mask, class Layout>
+batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
+                                      span<Real> advantages, span<Real> token_advantages,
+                                      const advantage_settings& settings = presets::verl_grpo(),
+                                      std::vector<group_statistics>* group_stats = nullptr) {
+  return cpu::compute_advantages(inputs, groups, advantages, token_advantages,
+                                 detail::with_kind(settings, estimator::grpo), group_stats);
+}
+
+}  // namespace lens
