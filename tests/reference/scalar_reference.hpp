@@ -118,7 +118,7 @@ inline reference_result compute(const std::vector<double>& scores, const std::ve
     const double std = divisor > 0 ? std::sqrt(sq / divisor) : 0;
     grp.mean = mean;
     grp.std = std;
-    grp.zero_variance = *std::max_element(v.begin(), v.end()) == *std::min_element(v.begin(), v.end());
+    grp.zero_variance = v.size() >= 2 && *std::max_element(v.begin(), v.end()) == *std::min_element(v.begin(), v.end());
     for (std::size_t k = 0; k < v.size(); ++k) {
       double a = 0;
       const double x = v[k];
@@ -129,7 +129,7 @@ inline reference_result compute(const std::vector<double>& scores, const std::ve
         else if (!s.normalize_by_std) a = x;
         else if (s.kind == lens::estimator::grpo_batch_std) a = x / (batch_std + s.epsilon);
         else a = x / (1.0 + s.epsilon);
-      } else if (grp.zero_variance) {
+      } else if (*std::max_element(v.begin(), v.end()) == *std::min_element(v.begin(), v.end())) {
         a = 0;
       } else if (s.kind == lens::estimator::rloo) {
         // s minus the mean of the others

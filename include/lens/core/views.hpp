@@ -91,7 +91,7 @@ struct group_statistics {
   double std = 0;                 ///< their standard deviation (settings.unbiased_std decides the divisor)
   double difficulty = 0;          ///< LENS's D(q); 0 for the other estimators
   bool negative = false;          ///< no reward above 0
-  bool zero_variance = false;     ///< every score equal (advantages exactly 0)
+  bool zero_variance = false;     ///< two or more samples, all scores equal (advantages exactly 0)
 };
 
 /// Batch-wide numbers a trainer logs each step.

@@ -100,7 +100,7 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
       advantages[i] = a;
       summary.num_nonzero_advantages += a != Real(0);
     }
-    const bool zero_variance = moments[g].count > 0 && moments[g].max == moments[g].min;
+    const bool zero_variance = moments[g].count >= 2 && moments[g].max == moments[g].min;
     summary.num_negative_groups += shape.negative;
     summary.num_zero_variance_groups += zero_variance;
     if (statistics) {
