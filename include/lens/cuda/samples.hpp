@@ -1,0 +1,299 @@
+// lens/cuda/samples.hpp: the device path's per-sample step, shared by the
+// Thrust path and the CUDA kernels: plain parameter structs (raw pointers,
+// sizes), the checks each input value goes through (in the CPU backend's
+// order, reported through device_status), and the reduction of a token row to
+// one sample. LENS_HD throughout; no CUDA-only syntax outside __CUDACC__ blocks.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+
+#include "lens/core/config.hpp"
+#include "lens/core/errors.hpp"
+#include "lens/core/group_math.hpp"
+#include "lens/core/settings.hpp"
+#include "lens/core/views.hpp"
+#include "lens/cuda/device_status.hpp"
+
+#if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
+
+namespace lens {
+namespace cuda {
+
+// ------------------------------------------------------------------ values
+
+template <class T>
+LENS_HD double to_double(T x) {
+  return static_cast<double>(x);
+}
+#if defined(__CUDACC__)
+LENS_HD double to_double(__half x) { return static_cast<double>(__half2float(x)); }
+LENS_HD double to_double(__nv_bfloat16 x) { return static_cast<double>(__bfloat162float(x)); }
+#endif
+
+/// Mask values are compared with 0 and 1 in their own type (as the CPU backend does).
+template <class Mask>
+LENS_HD bool mask_is_binary(Mask m) {
+  return m == Mask(0) || m == Mask(1);
+}
+
+/// What the group step needs of one sample, in double.
+struct sample_values {
+  double score = 0;            ///< r_i (or the row sum of token rewards)
+  double log_confidence = 0;   ///< log pbar_i (LENS only)
+  double log_probability = 0;  ///< log p_i for D_imp (LENS only)
+};
+
+// ------------------------------------------------------------------ parameters
+
+/// Per-sample inputs on the device.
+template <class Real>
+struct sequence_params {
+  const Real* scores = nullptr;                 ///< [N]
+  const Real* logprob_sums = nullptr;           ///< [N], LENS only
+  const std::int64_t* response_lengths = nullptr;  ///< [N], LENS only
+  std::int64_t num_samples = 0;                 ///< N
+};
+
+/// Token-level inputs on the device, row-major [N x T].
+template <class Real, class Mask>
+struct token_params {
+  const Real* scores = nullptr;         ///< [N], or null when token_rewards is given
+  const Real* token_rewards = nullptr;  ///< [N x T], summed per row
+  const Real* logprobs = nullptr;       ///< [N x T], read where mask == 1 (LENS only)
+  const Mask* mask = nullptr;           ///< [N x T], 0 or 1
+  std::int64_t num_samples = 0;         ///< N
+  std::int64_t num_tokens = 0;          ///< T
+  bool need_mask = false;               ///< LENS, or token advantages requested
+  double logprob_limit = 0;             ///< settings.logprob_tolerance rounded to Real
+};
+
+// ------------------------------------------------------------------ sequence inputs
+
+/// Checks sample i in the CPU backend's order (every score first, rank i; then
+/// the LENS inputs, rank N + i) and returns its values.
+template <class Real>
+LENS_HD sample_values check_sequence_sample(const sequence_params<Real>& p, std::int64_t i,
+                                            const advantage_settings& settings, device_status* status) {
+  const bool is_lens = settings.kind == estimator::lens;
+  sample_values v;
+  v.score = to_double(p.scores[i]);
+  const auto rank = static_cast<std::uint64_t>(i);
+  if (!isfinite(v.score)) {
+    report_error(status, make_report(rank, error_code::not_finite, error_field::scores, i));
+  } else if (is_lens && (v.score < 0 || v.score > 1)) {
+    error_report r = make_report(rank, error_code::reward_out_of_range, error_field::scores, i, error_detail::value);
+    r.value = v.score;
+    report_error(status, r);
+  }
+  if (!is_lens) return v;
+  const std::int64_t length = p.response_lengths[i];
+  const double sum = to_double(p.logprob_sums[i]);
+  const auto lens_rank = static_cast<std::uint64_t>(p.num_samples + i);
+  if (length < 0) {
+    report_error(status, make_report(lens_rank, error_code::bad_length, error_field::response_lengths, i));
+  } else if (length == 0) {
+    report_error(status, make_report(lens_rank, error_code::empty_response, error_field::response_lengths, i));
+  } else if (!isfinite(sum)) {
+    report_error(status, make_report(lens_rank, error_code::not_finite, error_field::logprob_sums, i));
+  } else if (sum > settings.logprob_tolerance * static_cast<double>(length)) {
+    error_report r = make_report(lens_rank, error_code::logprob_above_zero, error_field::logprob_sums, i,
+                                 error_detail::sum_over_length);
+    r.value = sum;
+    r.count = static_cast<double>(length);
+    report_error(status, r);
+  } else {
+    const double n = static_cast<double>(length);
+    v.log_confidence = core::log_confidence(sum, n);
+    v.log_probability = core::log_probability(sum, n, settings.difficulty_source);
+  }
+  return v;
+}
+
+/// Where the offsets checks rank: after every sample check.
+LENS_HD std::uint64_t sequence_offsets_rank(std::int64_t num_samples) { return 2 * static_cast<std::uint64_t>(num_samples); }
+
+// ------------------------------------------------------------------ token rows
+
+/// A row of tokens reduced so far: sums in double, the first bad column of
+/// each kind. Mergeable, so a warp can split a row among its lanes.
+struct row_reduction {
+  double reward_sum = 0;
+  double logprob_sum = 0;
+  double length = 0;
+  std::int64_t bad_reward = INT64_MAX;   ///< first non-finite token reward
+  std::int64_t bad_mask = INT64_MAX;     ///< first mask value other than 0 or 1
+  std::int64_t bad_logprob = INT64_MAX;  ///< first unmasked log-probability that is not finite or above the limit
+};
+
+LENS_HD std::int64_t min_index(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+
+LENS_HD row_reduction merge(const row_reduction& a, const row_reduction& b) {
+  row_reduction r;
+  r.reward_sum = a.reward_sum + b.reward_sum;
+  r.logprob_sum = a.logprob_sum + b.logprob_sum;
+  r.length = a.length + b.length;
+  r.bad_reward = min_index(a.bad_reward, b.bad_reward);
+  r.bad_mask = min_index(a.bad_mask, b.bad_mask);
+  r.bad_logprob = min_index(a.bad_logprob, b.bad_logprob);
+  return r;
+}
+
+LENS_HD void add_reward(row_reduction& row, std::int64_t column, double reward) {
+  row.reward_sum += reward;
+  if (!isfinite(reward)) row.bad_reward = min_index(row.bad_reward, column);
+}
+
+/// Returns whether the token is in the response (mask != 0).
+template <class Mask>
+LENS_HD bool add_mask(row_reduction& row, std::int64_t column, Mask m) {
+  if (!mask_is_binary(m)) row.bad_mask = min_index(row.bad_mask, column);
+  return m != Mask(0);
+}
+
+/// An unmasked log-probability: counted, checked, and summed as min(v, 0)
+/// (values within the tolerance above 0 read as 0, as on the CPU).
+LENS_HD void add_logprob(row_reduction& row, std::int64_t column, double v, double limit) {
+  row.length += 1;
+  if (!isfinite(v) || v > limit) row.bad_logprob = min_index(row.bad_logprob, column);
+  row.logprob_sum += v < 0 ? v : 0.0;
+}
+
+/// Rank of row r's check number `step` (0..4): row-major, as the CPU backend
+/// checks one row completely before the next.
+LENS_HD std::uint64_t row_rank(std::int64_t row, int step) { return static_cast<std::uint64_t>(row) * 8 + step; }
+
+LENS_HD std::uint64_t token_offsets_rank(std::int64_t num_samples) { return row_rank(num_samples, 0); }
+
+/// Turns a reduced row into the sample's values and reports the row's first
+/// error in the CPU backend's order: score, reward range, mask, empty
+/// response, log-probabilities.
+template <class Real, class Mask>
+LENS_HD sample_values finish_row(const token_params<Real, Mask>& p, std::int64_t r, const row_reduction& row,
+                                 const advantage_settings& settings, device_status* status) {
+  const bool is_lens = settings.kind == estimator::lens;
+  const std::int64_t t = p.num_tokens;
+  sample_values v;
+  v.score = p.scores ? to_double(p.scores[r]) : row.reward_sum;
+  auto at = [&](int step, error_code code, error_field field, std::int64_t column, error_detail detail) {
+    error_report e = make_report(row_rank(r, step), code, field, r * t + column, detail);
+    e.row = r;
+    e.column = column;
+    return e;
+  };
+  if (p.scores && !isfinite(v.score)) {
+    report_error(status, make_report(row_rank(r, 0), error_code::not_finite, error_field::scores, r));
+    return v;
+  }
+  if (!p.scores && row.bad_reward != INT64_MAX) {
+    report_error(status, at(0, error_code::not_finite, error_field::token_rewards, row.bad_reward, error_detail::row_column));
+    return v;
+  }
+  if (is_lens && (v.score < 0 || v.score > 1)) {
+    error_report e = make_report(row_rank(r, 1), error_code::reward_out_of_range,
+                                 p.scores ? error_field::scores : error_field::token_rewards_row_sum, r, error_detail::value);
+    e.value = v.score;
+    report_error(status, e);
+    return v;
+  }
+  if (p.need_mask && row.bad_mask != INT64_MAX) {
+    report_error(status, at(2, error_code::bad_mask_value, error_field::mask, row.bad_mask, error_detail::row_column));
+    return v;
+  }
+  if (!is_lens) return v;
+  if (row.length == 0) {
+    report_error(status, make_report(row_rank(r, 3), error_code::empty_response, error_field::mask, r,
+                                     error_detail::row_has_no_one));
+    return v;
+  }
+  if (row.bad_logprob != INT64_MAX) {
+    const double bad = to_double(p.logprobs[r * t + row.bad_logprob]);
+    if (!isfinite(bad)) {
+      report_error(status, at(4, error_code::not_finite, error_field::logprobs, row.bad_logprob, error_detail::row_column));
+    } else {
+      error_report e = at(4, error_code::logprob_above_zero, error_field::logprobs, row.bad_logprob,
+                          error_detail::row_column_value);
+      e.value = bad;
+      report_error(status, e);
+    }
+    return v;
+  }
+  v.log_confidence = core::log_confidence(row.logprob_sum, row.length);
+  v.log_probability = core::log_probability(row.logprob_sum, row.length, settings.difficulty_source);
+  return v;
+}
+
+/// Row r by one thread (the Thrust path): every column in order.
+template <class Real, class Mask>
+LENS_HD sample_values reduce_row(const token_params<Real, Mask>& p, std::int64_t r, const advantage_settings& settings,
+                                 device_status* status) {
+  const bool is_lens = settings.kind == estimator::lens;
+  const std::int64_t t = p.num_tokens;
+  row_reduction row;
+  for (std::int64_t c = 0; c < t; ++c) {
+    const std::int64_t k = r * t + c;
+    if (!p.scores) add_reward(row, c, to_double(p.token_rewards[k]));
+    if (!p.need_mask) continue;
+    const bool on = add_mask(row, c, p.mask[k]);
+    if (is_lens && on) add_logprob(row, c, to_double(p.logprobs[k]), p.logprob_limit);
+  }
+  return finish_row(p, r, row, settings, status);
+}
+
+// ------------------------------------------------------------------ offsets
+
+/// Checks offsets entry g of num_entries (num_groups + 1) against N, ranked
+/// after every input check: offsets[0] == 0, then the first decrease, then the last.
+LENS_HD void check_offset(const std::int64_t* offsets, std::int64_t g, std::int64_t num_entries,
+                          std::int64_t num_samples, std::uint64_t rank_base, device_status* status) {
+  if (g == 0 && offsets[0] != 0)
+    report_error(status, make_report(rank_base, error_code::bad_offsets, error_field::offsets, 0, error_detail::offsets_first));
+  if (g > 0 && offsets[g] < offsets[g - 1])
+    report_error(status, make_report(rank_base + static_cast<std::uint64_t>(g), error_code::bad_offsets,
+                                     error_field::offsets, g, error_detail::offsets_decrease));
+  if (g == num_entries - 1 && offsets[g] != num_samples) {
+    error_report e = make_report(rank_base + static_cast<std::uint64_t>(num_entries), error_code::bad_offsets,
+                                 error_field::offsets, g, error_detail::offsets_last);
+    e.value = static_cast<double>(offsets[g]);
+    e.count = static_cast<double>(num_samples);
+    report_error(status, e);
+  }
+}
+
+// ------------------------------------------------------------------ groups
+
+/// A sample's contribution to its group's confidence summary.
+LENS_HD core::confidence_summary confidence_of(const sample_values& v) {
+  core::confidence_summary c;
+  core::add(c, v.score, v.log_confidence, v.log_probability);
+  return c;
+}
+
+/// The score the advantages centre on (LENS: the calibrated reward).
+LENS_HD double shaped_of(const core::group_shape& shape, const sample_values& v) {
+  return core::shaped_score(shape, v.score, shape.calibrate ? v.log_confidence : 0.0);
+}
+
+LENS_HD bool zero_variance(const core::score_moments& m) { return m.count > 0 && m.max == m.min; }
+
+/// One group's statistics, as the CPU backend fills them.
+LENS_HD group_statistics make_statistics(std::int64_t id, const core::confidence_summary& c, const core::group_shape& shape,
+                                         const core::score_moments& m, const advantage_settings& settings) {
+  group_statistics s;
+  s.group_id = id;
+  s.size = static_cast<std::int64_t>(c.count);
+  s.num_correct = static_cast<std::int64_t>(c.num_correct);
+  s.mean = m.mean;
+  s.std = core::standard_deviation(m, settings.unbiased_std);
+  s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
+  s.negative = shape.negative;
+  s.zero_variance = zero_variance(m);
+  return s;
+}
+
+}  // namespace cuda
+}  // namespace lens

@@ -1,0 +1,288 @@
+// The Thrust path built with g++ on Thrust's OpenMP device system: the same
+// advantages as the CPU backend (to 1e-6) on random fixed, ragged and id-layout
+// batches, every estimator, sequence and token inputs, extreme values, and the
+// same error messages for bad inputs with outputs left untouched.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuda/batches.hpp"
+#include <thrust/execution_policy.h>
+
+#include "lens/cuda/thrust_path.hpp"
+#include "lens/lens.hpp"
+#include "reference/scalar_reference.hpp"
+
+namespace {
+
+using lens_test::batch;
+using lens_test::layout_kind;
+
+/// Runs fn with the batch's layout object.
+template <class Fn>
+auto with_layout(const batch& b, layout_kind kind, Fn&& fn) {
+  if (kind == layout_kind::fixed) return fn(lens::fixed_groups{b.group_size});
+  if (kind == layout_kind::ragged) return fn(lens::offset_groups{lens::span<const std::int64_t>(b.offsets)});
+  return fn(lens::id_groups{lens::span<const std::int64_t>(b.ids)});
+}
+
+const char* name(layout_kind kind) {
+  return kind == layout_kind::fixed ? "fixed" : kind == layout_kind::ragged ? "ragged" : "ids";
+}
+
+void require_same_statistics(const std::vector<lens::group_statistics>& a, const std::vector<lens::group_statistics>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t g = 0; g < a.size(); ++g) {
+    INFO("group " << g);
+    REQUIRE(a[g].group_id == b[g].group_id);
+    REQUIRE(a[g].size == b[g].size);
+    REQUIRE(a[g].num_correct == b[g].num_correct);
+    REQUIRE(a[g].negative == b[g].negative);
+    REQUIRE(a[g].zero_variance == b[g].zero_variance);
+    REQUIRE(a[g].mean == Approx(b[g].mean).margin(1e-12));
+    REQUIRE(a[g].std == Approx(b[g].std).margin(1e-12));
+    REQUIRE(a[g].difficulty == Approx(b[g].difficulty).margin(1e-300));
+  }
+}
+
+void require_same_summary(const lens::batch_summary& a, const lens::batch_summary& b) {
+  REQUIRE(a.num_samples == b.num_samples);
+  REQUIRE(a.num_groups == b.num_groups);
+  REQUIRE(a.num_negative_groups == b.num_negative_groups);
+  REQUIRE(a.num_zero_variance_groups == b.num_zero_variance_groups);
+  REQUIRE(a.num_nonzero_advantages == b.num_nonzero_advantages);
+}
+
+}  // namespace
+
+TEST_CASE("thrust OMP path: sequence inputs match the CPU backend and the scalar reference", "[thrust][omp]") {
+  std::mt19937_64 rng(20251);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (const auto& settings : lens_test::all_settings()) {
+      for (bool binary : {true, false}) {
+        if (settings.kind == lens::estimator::lens && !binary) continue;
+        const batch b = lens_test::make_batch(rng, kind, 60, 8, 24, binary);
+        INFO("layout " << name(kind) << ", estimator " << int(settings.kind) << ", binary " << binary);
+        const lens::sequence_inputs<float> in{b.scores, b.logprob_sums, b.lengths};
+        std::vector<float> cpu(b.num_samples), omp(b.num_samples, -7.0f);
+        std::vector<lens::group_statistics> cpu_stats, omp_stats;
+        const auto cpu_summary = with_layout(b, kind, [&](const auto& layout) {
+          return lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), settings, &cpu_stats);
+        });
+        const auto omp_summary = with_layout(b, kind, [&](const auto& layout) {
+          return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), settings,
+                                                             &omp_stats);
+        });
+        REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
+        require_same_summary(omp_summary, cpu_summary);
+        require_same_statistics(omp_stats, cpu_stats);
+        REQUIRE(cpu_summary.num_nonzero_advantages > 0);
+
+        // The independent oracle, in double.
+        std::vector<double> scores(b.scores.begin(), b.scores.end()), sums(b.logprob_sums.begin(), b.logprob_sums.end());
+        std::vector<double> lengths(b.lengths.begin(), b.lengths.end());
+        const auto ref = lens_reference::compute(scores, sums, lengths, b.ids, settings);
+        const std::vector<float> expected(ref.advantages.begin(), ref.advantages.end());
+        REQUIRE(lens_test::max_relative_error(omp, expected) <= 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("thrust OMP path: token inputs match the CPU backend", "[thrust][omp]") {
+  std::mt19937_64 rng(77);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (const auto& settings : lens_test::all_settings()) {
+      for (std::size_t t : {std::size_t(1), std::size_t(37), std::size_t(64)}) {
+        const batch b = lens_test::make_batch(rng, kind, 40, 6, t, true);
+        INFO("layout " << name(kind) << ", estimator " << int(settings.kind) << ", T " << t);
+        // Token rewards: the outcome reward on the last response token (verl).
+        std::vector<float> token_rewards(b.num_samples * t, 0.0f);
+        for (std::size_t i = 0; i < b.num_samples; ++i) token_rewards[i * t + std::size_t(b.lengths[i]) - 1] = b.scores[i];
+        for (bool use_token_rewards : {false, true}) {
+          lens::token_inputs<float> in;
+          in.num_samples = b.num_samples;
+          in.num_tokens = t;
+          in.scores = use_token_rewards ? nullptr : b.scores.data();
+          in.token_rewards = use_token_rewards ? token_rewards.data() : nullptr;
+          in.logprobs = b.logprobs.data();
+          in.mask = b.mask.data();
+          std::vector<float> cpu(b.num_samples), cpu_tokens(b.num_samples * t);
+          std::vector<float> omp(b.num_samples, -7.0f), omp_tokens(b.num_samples * t, -7.0f);
+          std::vector<lens::group_statistics> cpu_stats, omp_stats;
+          const auto cpu_summary = with_layout(b, kind, [&](const auto& layout) {
+            return lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens),
+                                                 settings, &cpu_stats);
+          });
+          const auto omp_summary = with_layout(b, kind, [&](const auto& layout) {
+            return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+                                                               lens::span<float>(omp_tokens), settings, &omp_stats);
+          });
+          REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
+          REQUIRE(lens_test::max_relative_error(omp_tokens, cpu_tokens) <= 1e-6);
+          require_same_summary(omp_summary, cpu_summary);
+          require_same_statistics(omp_stats, cpu_stats);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("thrust OMP path: extreme confidences match the CPU backend", "[thrust][omp]") {
+  // Per-token log-probabilities down to -1e4: pbar underflows double, and
+  // p = exp(l) underflows by thousands of orders of magnitude.
+  std::mt19937_64 rng(5);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    const batch b = lens_test::make_batch(rng, kind, 30, 8, 16, true, -1e4);
+    lens::token_inputs<float> in;
+    in.num_samples = b.num_samples;
+    in.num_tokens = b.num_tokens;
+    in.scores = b.scores.data();
+    in.logprobs = b.logprobs.data();
+    in.mask = b.mask.data();
+    std::vector<float> cpu(b.num_samples), omp(b.num_samples);
+    for (auto source : {lens::difficulty_probability::sequence, lens::difficulty_probability::geometric_mean}) {
+      lens::advantage_settings settings;
+      settings.difficulty_source = source;
+      with_layout(b, kind, [&](const auto& layout) {
+        return lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(), settings);
+      });
+      with_layout(b, kind, [&](const auto& layout) {
+        return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+                                                           lens::span<float>(), settings);
+      });
+      for (float a : omp) REQUIRE(std::isfinite(a));
+      REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
+    }
+  }
+}
+
+namespace {
+
+/// The message a call throws, or "" when it does not throw.
+std::string message_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const lens::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave outputs untouched", "[thrust][omp]") {
+  std::mt19937_64 rng(9);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const batch good = lens_test::make_batch(rng, layout_kind::ragged, 6, 4, 8, true);
+  const std::size_t t = good.num_tokens;
+  // Find a row with at least 3 response tokens and one masked position.
+  std::size_t row = 0;
+  while (!(good.lengths[row] >= 3 && std::size_t(good.lengths[row]) < t)) ++row;
+  struct mutation {
+    const char* what;
+    std::function<void(batch&)> apply;
+  };
+  const std::vector<mutation> token_mutations = {
+      {"NaN score", [](batch& b) { b.scores[3] = NAN; }},
+      {"reward above 1", [](batch& b) { b.scores[2] = 1.5f; }},
+      {"mask value 2", [&](batch& b) { b.mask[row * t + 1] = 2; }},
+      {"empty response", [&](batch& b) { for (std::size_t c = 0; c < t; ++c) b.mask[row * t + c] = 0; }},
+      {"NaN logprob", [&](batch& b) { b.logprobs[row * t + 2] = nan; }},
+      {"inf logprob", [&](batch& b) { b.logprobs[row * t + 1] = -INFINITY; }},
+      {"logprob above 0", [&](batch& b) { b.logprobs[row * t + 1] = 0.5f; }},
+      {"two bad rows, the later first in the row", [&](batch& b) {
+         b.logprobs[(row + 1) * t] = 0.5f;
+         b.logprobs[row * t + 2] = 0.5f;
+       }},
+      {"offsets[0] != 0", [](batch& b) { b.offsets[0] = 1; }},
+      {"decreasing offsets", [](batch& b) { std::swap(b.offsets[2], b.offsets[3]); }},
+      {"last offset short", [](batch& b) { b.offsets.back() -= 1; }},
+      {"bad offsets and a bad logprob: the logprob first", [&](batch& b) {
+         b.offsets[0] = 1;
+         b.logprobs[row * t + 1] = 0.5f;
+       }},
+  };
+  for (const auto& m : token_mutations) {
+    INFO(m.what);
+    batch b = good;
+    m.apply(b);
+    lens::token_inputs<float> in;
+    in.num_samples = b.num_samples;
+    in.num_tokens = t;
+    in.scores = b.scores.data();
+    in.logprobs = b.logprobs.data();
+    in.mask = b.mask.data();
+    const lens::offset_groups layout{lens::span<const std::int64_t>(b.offsets)};
+    std::vector<float> cpu(b.num_samples), cpu_tokens(b.num_samples * t);
+    std::vector<float> omp(b.num_samples, -7.0f), omp_tokens(b.num_samples * t, -7.0f);
+    const std::string expected = message_of([&] {
+      lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+    });
+    const std::string actual = message_of([&] {
+      lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+                                                  lens::span<float>(omp_tokens));
+    });
+    REQUIRE(!expected.empty());
+    REQUIRE(actual == expected);
+    for (float a : omp) REQUIRE(a == -7.0f);
+    for (float a : omp_tokens) REQUIRE(a == -7.0f);
+  }
+
+  const std::vector<mutation> sequence_mutations = {
+      {"inf score", [](batch& b) { b.scores[4] = INFINITY; }},
+      {"negative reward", [](batch& b) { b.scores[1] = -0.5f; }},
+      {"negative length", [](batch& b) { b.lengths[2] = -1; }},
+      {"zero length", [](batch& b) { b.lengths[5] = 0; }},
+      {"NaN logprob sum", [](batch& b) { b.logprob_sums[3] = NAN; }},
+      {"logprob sum above 0", [](batch& b) { b.logprob_sums[3] = 2.0f; }},
+      {"a bad score beats an earlier bad length", [](batch& b) {
+         b.lengths[0] = 0;
+         b.scores[5] = 2.0f;
+       }},
+  };
+  for (const auto& m : sequence_mutations) {
+    INFO(m.what);
+    batch b = good;
+    m.apply(b);
+    const lens::sequence_inputs<float> in{b.scores, b.logprob_sums, b.lengths};
+    const lens::offset_groups layout{lens::span<const std::int64_t>(b.offsets)};
+    std::vector<float> cpu(b.num_samples), omp(b.num_samples, -7.0f);
+    const std::string expected = message_of([&] { lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu)); });
+    const std::string actual = message_of([&] {
+      lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp));
+    });
+    REQUIRE(!expected.empty());
+    REQUIRE(actual == expected);
+    for (float a : omp) REQUIRE(a == -7.0f);
+  }
+}
+
+TEST_CASE("thrust OMP path: empty batches and empty groups", "[thrust][omp]") {
+  // offsets {0, 0, 2, 2, 3}: two empty groups (negative, as on the CPU).
+  const std::vector<std::int64_t> offsets = {0, 0, 2, 2, 3};
+  const std::vector<float> scores = {1, 0, 0}, sums = {-1, -2, -3};
+  const std::vector<std::int64_t> lengths = {1, 2, 3};
+  const lens::sequence_inputs<float> in{scores, sums, lengths};
+  std::vector<float> cpu(3), omp(3);
+  std::vector<lens::group_statistics> cpu_stats, omp_stats;
+  const lens::offset_groups layout{lens::span<const std::int64_t>(offsets)};
+  const auto a = lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), {}, &cpu_stats);
+  const auto b = lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), {}, &omp_stats);
+  REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
+  require_same_summary(b, a);
+  require_same_statistics(omp_stats, cpu_stats);
+  REQUIRE(b.num_negative_groups == 3);
+
+  const lens::sequence_inputs<float> none{};
+  std::vector<float> out;
+  const std::vector<std::int64_t> ids;
+  const auto s = lens::cuda::thrust_path::compute_advantages(thrust::device, none, lens::id_groups{ids}, lens::span<float>(out));
+  REQUIRE(s.num_groups == 0);
+  REQUIRE(s.num_samples == 0);
+}
