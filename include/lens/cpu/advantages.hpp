@@ -1,14 +1,12 @@
 // lens/cpu/advantages.hpp: the CPU backend. Validates at the boundary, reduces
-// token rows with Eigen, runs the shared per-group math, and broadcasts
-// advantages back to tokens. Every entry point throws lens::invalid_argument
+// token rows in one pass each (lens/cpu/rows.hpp), runs the shared per-group
+// math, and broadcasts advantages back to tokens. Every entry point throws lens::invalid_argument
 // before writing any output, so a rejected call leaves outputs untouched.
 #pragma once
 
-#include <Eigen/Core>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,6 +15,7 @@
 #include "lens/core/validate.hpp"
 #include "lens/core/views.hpp"
 #include "lens/cpu/engine.hpp"
+#include "lens/cpu/rows.hpp"
 #include "lens/cpu/segments.hpp"
 
 namespace lens {
@@ -56,9 +55,6 @@ struct reduced_rows {
   std::vector<double> scores, logprob_sums, lengths;
 };
 
-template <class Real>
-using row_view = Eigen::Map<const Eigen::Array<Real, Eigen::Dynamic, 1>>;
-
 [[noreturn]] inline void raise_at(error_code code, const char* field, std::size_t row, std::size_t column,
                                   std::size_t num_tokens, const std::string& extra = {}) {
   raise(code, field, static_cast<std::int64_t>(row * num_tokens + column),
@@ -85,7 +81,7 @@ reduced_rows reduce_rows(const token_inputs<Real, Mask>& in, const advantage_set
       score = static_cast<double>(in.scores[i]);
       if (!std::isfinite(score)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
     } else {
-      score = row_view<Real>(in.token_rewards + i * t, static_cast<Eigen::Index>(t)).template cast<double>().sum();
+      score = sum_row(in.token_rewards + i * t, t);
       if (!std::isfinite(score)) {
         for (std::size_t c = 0; c < t; ++c)
           if (!std::isfinite(static_cast<double>(in.token_rewards[i * t + c])))
@@ -99,33 +95,36 @@ reduced_rows reduce_rows(const token_inputs<Real, Mask>& in, const advantage_set
     rows.scores[i] = score;
     if (!need_mask) continue;
 
-    const row_view<Mask> mask(in.mask + i * t, static_cast<Eigen::Index>(t));
-    if (((mask != Mask(0)) && (mask != Mask(1))).any()) {
+    const Mask* mask = in.mask + i * t;
+    auto raise_bad_mask = [&] {
       for (std::size_t c = 0; c < t; ++c)
-        if (in.mask[i * t + c] != Mask(0) && in.mask[i * t + c] != Mask(1))
-          raise_at(error_code::bad_mask_value, "mask", i, c, t);
+        if (is_bad_mask(mask[c])) raise_at(error_code::bad_mask_value, "mask", i, c, t);
+    };
+    if (!is_lens) {
+      if (!mask_row_ok(mask, t)) raise_bad_mask();
+      continue;
     }
-    if (!is_lens) continue;
 
-    const auto on = mask != Mask(0);
-    const row_view<Real> logprobs(in.logprobs + i * t, static_cast<Eigen::Index>(t));
-    const Eigen::Index length = on.count();
-    if (length == 0) raise(error_code::empty_response, "mask", static_cast<std::int64_t>(i), "row has no 1");
-    // Masked-out positions may hold garbage (NaN included): select, never multiply.
-    double sum = on.select(logprobs, Real(0)).template cast<double>().sum();
-    const Real largest = on.select(logprobs, -std::numeric_limits<Real>::infinity()).maxCoeff();
-    if (!std::isfinite(sum) || !(largest <= tolerance)) {
+    // One pass reads the row; the rare row it flags is read again to find the
+    // error or to clamp log-probs within the tolerance above 0.
+    const Real* logprobs = in.logprobs + i * t;
+    const lens_row_scan scan = scan_lens_row(logprobs, mask, t);
+    if (scan.bad_mask) raise_bad_mask();
+    if (scan.count == 0) raise(error_code::empty_response, "mask", static_cast<std::int64_t>(i), "row has no 1");
+    double sum = scan.sum;
+    if (scan.unusual || !std::isfinite(sum)) {
+      sum = 0;
       for (std::size_t c = 0; c < t; ++c) {
-        if (in.mask[i * t + c] == Mask(0)) continue;
-        const Real v = in.logprobs[i * t + c];
+        if (mask[c] == Mask(0)) continue;
+        const Real v = logprobs[c];
         if (!std::isfinite(static_cast<double>(v))) raise_at(error_code::not_finite, "logprobs", i, c, t);
         if (v > tolerance)
           raise_at(error_code::logprob_above_zero, "logprobs", i, c, t, "value " + std::to_string(double(v)));
+        sum += static_cast<double>(v < Real(0) ? v : Real(0));  // within the tolerance above 0: read as 0
       }
     }
-    if (largest > Real(0)) sum = on.select(logprobs.min(Real(0)), Real(0)).template cast<double>().sum();
     rows.logprob_sums[i] = sum;
-    rows.lengths[i] = static_cast<double>(length);
+    rows.lengths[i] = static_cast<double>(scan.count);
   }
   return rows;
 }
@@ -191,12 +190,7 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
     const detail::reduced_samples samples{rows.scores.data(), rows.logprob_sums.data(), rows.lengths.data(),
                                           settings.difficulty_source};
     const batch_summary summary = detail::run_groups(segments, samples, n, per_sample, settings, group_stats);
-    if (!token_advantages.empty()) {
-      for (std::size_t i = 0; i < n; ++i) {
-        Eigen::Map<Eigen::Array<Real, Eigen::Dynamic, 1>>(token_advantages.data() + i * t, static_cast<Eigen::Index>(t)) =
-            detail::row_view<Mask>(inputs.mask + i * t, static_cast<Eigen::Index>(t)).template cast<Real>() * per_sample[i];
-      }
-    }
+    if (!token_advantages.empty()) detail::broadcast_rows(token_advantages.data(), inputs.mask, per_sample, n, t);
     return summary;
   });
 }

@@ -2,13 +2,19 @@
 // validated inputs on the host. Inner code: it trusts its inputs.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <string>
 #include <vector>
 
+#include "lens/core/errors.hpp"
 #include "lens/core/group_math.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
+#include "lens/cpu/segments.hpp"
 
 namespace lens {
 namespace cpu {
@@ -42,8 +48,66 @@ struct reduced_samples {
   double log_probability(std::size_t i) const { return core::log_probability(logprob_sums[i], lengths[i], source); }
 };
 
-/// The three steps of group_math.hpp over every group, writing one advantage
-/// per sample into advantages[sample index].
+/// Batch std over every shaped score (only grpo_batch_std reads it).
+inline double batch_standard_deviation(const std::vector<core::score_moments>& moments,
+                                       const advantage_settings& settings) {
+  if (settings.kind != estimator::grpo_batch_std) return 0;
+  core::score_moments all;
+  for (const auto& m : moments) all = core::merge(all, m);
+  return core::standard_deviation(all, settings.unbiased_std);
+}
+
+/// Adds group g to the summary and, when asked, writes its statistics.
+inline void record_group(batch_summary& summary, std::vector<group_statistics>* statistics, std::size_t g,
+                         std::int64_t id, std::int64_t num_correct, const core::score_moments& m,
+                         const core::group_shape& shape, const advantage_settings& settings) {
+  const bool zero_variance = m.count >= 2 && m.max == m.min;  // a singleton is not counted
+  summary.num_negative_groups += shape.negative;
+  summary.num_zero_variance_groups += zero_variance;
+  if (!statistics) return;
+  group_statistics& s = (*statistics)[g];
+  s.group_id = id;
+  s.size = static_cast<std::int64_t>(m.count);
+  s.mean = m.mean;
+  s.std = core::standard_deviation(m, settings.unbiased_std);
+  s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
+  s.negative = shape.negative;
+  s.zero_variance = zero_variance;
+  s.num_correct = num_correct;
+}
+
+/// Rejects, before any output is written, a batch whose advantages would not be
+/// finite in Real: a group's largest |advantage| follows from its moments and
+/// transform (max and min are the extreme shaped scores). A spread whose square
+/// overflows double (|score| beyond ~1e150) is rejected too, since the std it
+/// gives is infinite and would silently scale advantages to 0. The index is the
+/// group's position (order of first appearance for ids), as in group_statistics.
+template <class Real>
+void check_advantages_fit(const std::vector<core::score_moments>& moments, const std::vector<core::group_shape>& shapes,
+                          const advantage_settings& settings, double batch_std) {
+  const double largest = static_cast<double>(std::numeric_limits<Real>::max());
+  const bool batch_ok = settings.kind != estimator::grpo_batch_std || std::isfinite(batch_std);
+  for (std::size_t g = 0; g < moments.size(); ++g) {
+    const core::score_moments& m = moments[g];
+    const core::group_transform t = core::make_transform(m, shapes[g], settings, batch_std);
+    if (t.zero) continue;
+    const double reach = std::max(std::abs(m.max - t.centre), std::abs(m.min - t.centre)) * t.scale;
+    if (!(reach <= largest) || !std::isfinite(m.m2) || !batch_ok)
+      raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g),
+            "largest |advantage| " + std::to_string(reach));
+  }
+}
+
+inline void finish_summary(batch_summary& summary) {
+  summary.negative_group_fraction =
+      summary.num_groups ? double(summary.num_negative_groups) / double(summary.num_groups) : 0.0;
+  summary.gradient_sample_fraction =
+      summary.num_samples ? double(summary.num_nonzero_advantages) / double(summary.num_samples) : 0.0;
+}
+
+/// The three steps of group_math.hpp over every group of a contiguous layout
+/// (fixed or offsets), group by group, writing one advantage per sample into
+/// advantages[sample index].
 template <class Real, class Segments, class Samples>
 batch_summary run_groups(const Segments& segments, const Samples& samples, std::size_t num_samples,
                          Real* advantages, const advantage_settings& settings,
@@ -53,6 +117,9 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
   std::vector<core::group_shape> shapes(num_groups);
   std::vector<core::score_moments> moments(num_groups);
   std::vector<std::int64_t> num_correct(num_groups);
+  // LENS: each sample's shaped score, computed once in step 2 and read back in
+  // step 3, which saves an exp per sample.
+  std::vector<double> shaped_scores(is_lens ? num_samples : 0);
 
   // Steps 1 and 2: difficulty, then the moments of the shaped scores.
   for (std::size_t g = 0; g < num_groups; ++g) {
@@ -71,19 +138,18 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
     core::score_moments m;
     for (std::size_t k = begin; k < end; ++k) {
       const std::size_t i = segments.member(k);
-      core::add(m, core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0));
+      const double shaped =
+          core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
+      if (is_lens) shaped_scores[i] = shaped;
+      core::add(m, shaped);
     }
     shapes[g] = shape;
     moments[g] = m;
     num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
   }
 
-  double batch_std = 0;
-  if (settings.kind == estimator::grpo_batch_std) {
-    core::score_moments all;
-    for (const auto& m : moments) all = core::merge(all, m);
-    batch_std = core::standard_deviation(all, settings.unbiased_std);
-  }
+  const double batch_std = batch_standard_deviation(moments, settings);
+  check_advantages_fit<Real>(moments, shapes, settings, batch_std);
 
   // Step 3: advantages.
   batch_summary summary;
@@ -91,33 +157,85 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
   summary.num_groups = num_groups;
   if (statistics) statistics->resize(num_groups);
   for (std::size_t g = 0; g < num_groups; ++g) {
-    const core::group_shape& shape = shapes[g];
-    const core::group_transform transform = core::make_transform(moments[g], shape, settings, batch_std);
+    const core::group_transform transform = core::make_transform(moments[g], shapes[g], settings, batch_std);
     for (std::size_t k = segments.begin(g), end = segments.end(g); k < end; ++k) {
       const std::size_t i = segments.member(k);
-      const double shaped = core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
+      const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
       const Real a = static_cast<Real>(core::advantage(transform, shaped));
       advantages[i] = a;
       summary.num_nonzero_advantages += a != Real(0);
     }
-    const bool zero_variance = moments[g].count >= 2 && moments[g].max == moments[g].min;
-    summary.num_negative_groups += shape.negative;
-    summary.num_zero_variance_groups += zero_variance;
-    if (statistics) {
-      group_statistics& s = (*statistics)[g];
-      s.group_id = segments.id(g);
-      s.size = static_cast<std::int64_t>(segments.end(g) - segments.begin(g));
-      s.mean = moments[g].mean;
-      s.std = core::standard_deviation(moments[g], settings.unbiased_std);
-      s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
-      s.negative = shape.negative;
-      s.zero_variance = zero_variance;
-      s.num_correct = num_correct[g];
-    }
+    record_group(summary, statistics, g, segments.id(g), num_correct[g], moments[g], shapes[g], settings);
   }
-  summary.negative_group_fraction = num_groups ? double(summary.num_negative_groups) / double(num_groups) : 0.0;
-  summary.gradient_sample_fraction =
-      num_samples ? double(summary.num_nonzero_advantages) / double(num_samples) : 0.0;
+  finish_summary(summary);
+  return summary;
+}
+
+/// The same three steps for the ids layout, sample by sample in the caller's
+/// order: each step updates or reads the state of the sample's group. A
+/// group's members are visited in the same order as above, so the results
+/// are bit for bit those of the group-by-group loop.
+template <class Real, class Samples>
+batch_summary run_groups(const indexed_segments& segments, const Samples& samples, std::size_t num_samples,
+                         Real* advantages, const advantage_settings& settings,
+                         std::vector<group_statistics>* statistics) {
+  const std::size_t num_groups = segments.num_groups();
+  const bool is_lens = settings.kind == estimator::lens;
+  std::vector<core::confidence_summary> confidence(num_groups);
+  std::vector<core::group_shape> shapes(num_groups);
+  std::vector<core::score_moments> moments(num_groups);
+  std::vector<double> shaped_scores(is_lens ? num_samples : 0);
+
+  // Step 1: difficulty.
+  if (is_lens) {
+    for (std::size_t i = 0; i < num_samples; ++i) {
+      segments.prefetch_ahead(confidence.data(), i, num_samples);
+      core::add(confidence[segments.group_of(i)], samples.score(i), samples.log_confidence(i),
+                samples.log_probability(i));
+    }
+  } else {
+    for (std::size_t i = 0; i < num_samples; ++i) {
+      segments.prefetch_ahead(confidence.data(), i, num_samples);
+      confidence[segments.group_of(i)].num_correct += samples.score(i) > 0;
+    }
+    for (std::size_t g = 0; g < num_groups; ++g) confidence[g].count = static_cast<double>(segments.size(g));
+  }
+  for (std::size_t g = 0; g < num_groups; ++g) shapes[g] = core::make_shape(confidence[g], settings);
+
+  // Step 2: the moments of the shaped scores.
+  for (std::size_t i = 0; i < num_samples; ++i) {
+    segments.prefetch_ahead(shapes.data(), i, num_samples);
+    segments.prefetch_ahead(moments.data(), i, num_samples);
+    const std::size_t g = segments.group_of(i);
+    const core::group_shape& shape = shapes[g];
+    const double shaped =
+        core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
+    if (is_lens) shaped_scores[i] = shaped;
+    core::add(moments[g], shaped);
+  }
+
+  const double batch_std = batch_standard_deviation(moments, settings);
+  std::vector<core::group_transform> transforms(num_groups);
+  for (std::size_t g = 0; g < num_groups; ++g)
+    transforms[g] = core::make_transform(moments[g], shapes[g], settings, batch_std);
+  check_advantages_fit<Real>(moments, shapes, settings, batch_std);
+
+  // Step 3: advantages.
+  batch_summary summary;
+  summary.num_samples = num_samples;
+  summary.num_groups = num_groups;
+  for (std::size_t i = 0; i < num_samples; ++i) {
+    segments.prefetch_ahead(transforms.data(), i, num_samples);
+    const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
+    const Real a = static_cast<Real>(core::advantage(transforms[segments.group_of(i)], shaped));
+    advantages[i] = a;
+    summary.num_nonzero_advantages += a != Real(0);
+  }
+  if (statistics) statistics->resize(num_groups);
+  for (std::size_t g = 0; g < num_groups; ++g)
+    record_group(summary, statistics, g, segments.id(g), static_cast<std::int64_t>(confidence[g].num_correct),
+                 moments[g], shapes[g], settings);
+  finish_summary(summary);
   return summary;
 }
 

@@ -1,6 +1,6 @@
-// lens/cpu/segments.hpp: the three group layouts seen through one interface:
-// group g holds positions [begin(g), end(g)), and member(k) maps a position to
-// a sample index (the identity for contiguous layouts).
+// lens/cpu/segments.hpp: the three group layouts as the engine sees them. The
+// contiguous ones (fixed, offsets): group g holds samples [begin(g), end(g)).
+// The ids layout: a dense group number per sample (indexed_segments).
 #pragma once
 
 #include <cstddef>
@@ -35,13 +35,21 @@ struct offset_segments {
   std::int64_t id(std::size_t g) const { return static_cast<std::int64_t>(g); }
 };
 
-struct permuted_segments {
-  const id_grouping* grouping;
-  std::size_t num_groups() const { return grouping->num_groups(); }
-  std::size_t begin(std::size_t g) const { return static_cast<std::size_t>(grouping->offsets[g]); }
-  std::size_t end(std::size_t g) const { return static_cast<std::size_t>(grouping->offsets[g + 1]); }
-  std::size_t member(std::size_t k) const { return static_cast<std::size_t>(grouping->order[k]); }
-  std::int64_t id(std::size_t g) const { return grouping->ids[g]; }
+/// Groups given by a dense group number per sample (the ids layout). The
+/// engine walks these sample by sample, in the caller's order, instead of
+/// gathering each group's members: the per-group state is small and stays in
+/// cache, while a gather through a permutation misses on every sample.
+struct indexed_segments {
+  const id_numbering* numbering;
+  std::size_t num_groups() const { return numbering->num_groups(); }
+  std::size_t group_of(std::size_t i) const { return static_cast<std::size_t>(numbering->group[i]); }
+  /// Prefetches the entry of state (one per group) that sample i + distance will use.
+  template <class T>
+  void prefetch_ahead(const T* state, std::size_t i, std::size_t num_samples) const {
+    if (i + detail::prefetch_distance < num_samples) detail::prefetch(state + group_of(i + detail::prefetch_distance));
+  }
+  std::size_t size(std::size_t g) const { return static_cast<std::size_t>(numbering->sizes[g]); }
+  std::int64_t id(std::size_t g) const { return numbering->ids[g]; }
 };
 
 /// Validates the layout against N, then calls work(segments). Throws before
@@ -61,8 +69,8 @@ decltype(auto) with_segments(const offset_groups& layout, std::size_t num_sample
 template <class Work>
 decltype(auto) with_segments(const id_groups& layout, std::size_t num_samples, Work&& work) {
   core::validate_layout(layout, num_samples);
-  const id_grouping grouping = group_by_id(layout.ids.data(), num_samples);
-  return std::forward<Work>(work)(permuted_segments{&grouping});
+  const id_numbering numbering = number_groups(layout.ids.data(), num_samples);
+  return std::forward<Work>(work)(indexed_segments{&numbering});
 }
 
 }  // namespace detail
