@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev     # MATH data loader
   libcli11-dev           # example command lines
   libtorch-dev           # LibTorch example, torch adapter, LibTorch baseline
+  libopenblas0-openmp    # LibTorch's BLAS: Debian's default reference BLAS makes its matmuls ~20x slower
   gnuplot-nox            # plots of the example and the benchmarks
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtimes
 )
