@@ -1,0 +1,138 @@
+// reward() throughput on MATH-500-shaped model outputs, one core.
+//
+// Outputs are made from the 500 MATH-500 reference solutions, four per problem:
+//   correct    the solution as written (ends in \boxed{answer});
+//   perturbed  the boxed answer changed (a digit bumped, or "+1" appended);
+//   minerva    no box: "... Final Answer: The final answer is $answer$. I hope it is correct.";
+//   truncated  the last 40 bytes cut off (often an unclosed box: no answer).
+// Run: build-math/bench/math/lens_math_reward_bench  (env LENS_MATH_DATA_DIR overrides the data folder)
+#include <lens/math.hpp>
+#include <lens/math/dataset.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+struct scored_output {
+  std::string output;
+  std::string reference;
+};
+
+std::string perturb(std::string answer) {
+  for (std::size_t k = answer.size(); k-- > 0;) {
+    if (answer[k] >= '0' && answer[k] <= '9') {
+      answer[k] = answer[k] == '9' ? '0' : static_cast<char>(answer[k] + 1);
+      return answer;
+    }
+  }
+  return answer + "+1";
+}
+
+const std::vector<scored_output>& outputs(const std::string& kind) {
+  static std::vector<std::pair<std::string, std::vector<scored_output>>> cache;
+  for (const auto& entry : cache) {
+    if (entry.first == kind) return entry.second;
+  }
+  std::vector<scored_output> made;
+  const auto records = lens::math::load_jsonl(lens::math::default_data_dir() + "/math500.jsonl");
+  for (const auto& record : records) {
+    const std::string boxed = "\\boxed{" + record.answer + "}";
+    const std::size_t at = record.solution.rfind(boxed);
+    std::string output = record.solution;
+    if (kind == "perturbed" && at != std::string::npos) {
+      output.replace(at, boxed.size(), "\\boxed{" + perturb(record.answer) + "}");
+    } else if (kind == "minerva" && at != std::string::npos) {
+      output.replace(at, boxed.size(), record.answer);
+      output += "\nFinal Answer: The final answer is $" + record.answer + "$. I hope it is correct.";
+    } else if (kind == "truncated") {
+      output.resize(output.size() > 40 ? output.size() - 40 : 0);
+    }
+    made.push_back({std::move(output), record.answer});
+  }
+  cache.emplace_back(kind, std::move(made));
+  return cache.back().second;
+}
+
+void run(benchmark::State& state, const std::string& kind) {
+  const std::vector<scored_output>* data = nullptr;
+  try {
+    data = &outputs(kind);
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  double correct = 0;
+  std::size_t bytes = 0;
+  for (const auto& item : *data) bytes += item.output.size();
+  for (auto _ : state) {
+    correct = 0;
+    for (const auto& item : *data) {
+      const float r = lens::math::reward(item.output, item.reference);
+      benchmark::DoNotOptimize(r);
+      correct += r;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(data->size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+  state.counters["fraction_correct"] = correct / static_cast<double>(data->size());
+}
+
+void BM_reward_correct(benchmark::State& state) { run(state, "correct"); }
+void BM_reward_perturbed(benchmark::State& state) { run(state, "perturbed"); }
+void BM_reward_minerva(benchmark::State& state) { run(state, "minerva"); }
+void BM_reward_truncated(benchmark::State& state) { run(state, "truncated"); }
+
+// The same outputs interleaved: correct, perturbed, Minerva-style, truncated.
+void BM_reward_mixed(benchmark::State& state) {
+  static std::vector<scored_output> mixed;
+  if (mixed.empty()) {
+    try {
+      for (const char* kind : {"correct", "perturbed", "minerva", "truncated"}) {
+        for (const auto& item : outputs(kind)) mixed.push_back(item);
+      }
+    } catch (const std::exception& error) {
+      state.SkipWithError(error.what());
+      return;
+    }
+  }
+  double correct = 0;
+  for (auto _ : state) {
+    correct = 0;
+    for (const auto& item : mixed) {
+      const float r = lens::math::reward(item.output, item.reference);
+      benchmark::DoNotOptimize(r);
+      correct += r;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(mixed.size()));
+  state.counters["fraction_correct"] = correct / static_cast<double>(mixed.size());
+}
+
+void BM_is_equivalent_answers(benchmark::State& state) {
+  const std::vector<scored_output>* data = nullptr;
+  try {
+    data = &outputs("correct");
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  for (auto _ : state) {
+    for (const auto& item : *data) benchmark::DoNotOptimize(lens::math::is_equivalent(item.reference, item.reference));
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(data->size()));
+}
+
+}  // namespace
+
+BENCHMARK(BM_reward_correct);
+BENCHMARK(BM_reward_perturbed);
+BENCHMARK(BM_reward_minerva);
+BENCHMARK(BM_reward_truncated);
+BENCHMARK(BM_reward_mixed);
+BENCHMARK(BM_is_equivalent_answers);
+
+BENCHMARK_MAIN();
