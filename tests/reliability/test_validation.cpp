@@ -175,6 +175,14 @@ std::vector<rejection> sequence_rejections() {
   add("logprob tolerance negative", error_code::bad_setting,
       "lens: settings.logprob_tolerance " + text(error_code::bad_setting) + " (value -0.001000, must be finite and >= 0)",
       [](S& c) { c.settings.logprob_tolerance = -1e-3; });
+  // Found by fuzz/advantages: TRL's batch std over one-sample groups with equal
+  // scores is 0, so epsilon alone divides; 1 / 1e-300 is infinite in float.
+  add("advantages beyond float (batch std 0, epsilon 1e-300)", error_code::advantage_overflow,
+      "lens: groups[0] " + text(error_code::advantage_overflow) + " (largest |advantage| 1e+300)", [](S& c) {
+        c.scores = {1, 1, 1, 1, 1, 1}, c.group_size = 1;
+        c.settings = lens::presets::trl_grpo_batch_std();
+        c.settings.singleton = lens::singleton_policy::verl, c.settings.epsilon = 1e-300;
+      });
   add("estimator out of range", error_code::bad_setting,
       "lens: settings.kind " + text(error_code::bad_setting) + " (value 9.000000, must be a lens::estimator)",
       [](S& c) { c.settings.kind = static_cast<lens::estimator>(9); });
@@ -264,7 +272,8 @@ TEST_CASE("every documented error is raised with the field and index named, outp
   for (const auto& r : sequence_rejections()) require_rejected_cleanly(r, covered), ++count;
   for (const auto& r : token_rejections<float>("float")) require_rejected_cleanly(r, covered), ++count;
   for (const auto& r : token_rejections<double>("double")) require_rejected_cleanly(r, covered), ++count;
-  for (auto code = static_cast<int>(lens::error_code::size_mismatch); code <= static_cast<int>(lens::error_code::bad_length);
+  for (auto code = static_cast<int>(lens::error_code::size_mismatch);
+       code <= static_cast<int>(lens::error_code::advantage_overflow);
        ++code) {
     INFO("error code " << code << " (" << text(static_cast<lens::error_code>(code)) << ")");
     REQUIRE(covered.count(static_cast<lens::error_code>(code)) == 1);
@@ -350,5 +359,97 @@ TEST_CASE("inputs at the edge of the rules are accepted", "[validation]") {
     call.settings.logprob_tolerance = 0;
     call.logprob_sums[2] = 0;
     REQUIRE(call.run(untouched).empty());
+  }
+}
+
+namespace {
+
+/// Per-sample call in precision Real on offsets {0, 2, ..., N}; returns the
+/// message ("" when accepted), the advantages, and whether a rejection left
+/// them and the statistics untouched.
+template <class Real>
+std::string run_pairs(const std::vector<double>& scores, const lens::advantage_settings& settings,
+                      std::vector<double>& advantages, bool& untouched) {
+  const std::vector<Real> values(scores.begin(), scores.end());
+  const std::vector<Real> sums(scores.size(), Real(-1));
+  const std::vector<std::int64_t> lengths(scores.size(), 1);
+  std::vector<std::int64_t> offsets;
+  for (std::size_t k = 0; k <= scores.size(); k += 2) offsets.push_back(static_cast<std::int64_t>(k));
+  std::vector<Real> out(scores.size(), Real(sentinel));
+  std::vector<lens::group_statistics> stats(1);
+  std::string message;
+  try {
+    lens::compute_advantages(lens::sequence_inputs<Real>{values, sums, lengths}, lens::offset_groups{offsets},
+                             lens::span<Real>(out), settings, &stats);
+  } catch (const lens::invalid_argument& e) {
+    message = e.what();
+  }
+  untouched = stats.size() == 1;
+  for (Real a : out) untouched = untouched && a == Real(sentinel);
+  advantages.assign(out.begin(), out.end());
+  return message;
+}
+
+std::string overflow_message(int group, const std::string& largest) {
+  return "lens: groups[" + std::to_string(group) + "] " + text(lens::error_code::advantage_overflow) +
+         " (largest |advantage| " + largest + ")";
+}
+
+}  // namespace
+
+TEST_CASE("advantages beyond the output type are rejected before any write, naming the group", "[validation][overflow]") {
+  std::vector<double> advantages;
+  bool untouched = false;
+
+  SECTION("RLOO: s minus the mean of the others, 6e38, fits double but not float") {
+    // Dr. GRPO on the same pair gives +-3e38, which float holds: accepted.
+    const std::vector<double> pair{0, 1, 3e38, -3e38};
+    REQUIRE(run_pairs<float>(pair, lens::presets::dr_grpo(), advantages, untouched).empty());
+    REQUIRE(advantages[2] == Approx(3e38));
+    const std::vector<double> wider{0, 1, 3e38, -3e38, 3e38, -3e38, 3.3e38, -3.3e38};
+    lens::advantage_settings rloo = lens::presets::rloo();
+    REQUIRE(run_pairs<float>(wider, rloo, advantages, untouched) == overflow_message(1, "6e+38"));
+    REQUIRE(untouched);
+    REQUIRE(run_pairs<double>(wider, rloo, advantages, untouched).empty());
+    REQUIRE(advantages[2] == Approx(6e38));
+    REQUIRE(advantages[7] == Approx(-6.6e38));
+  }
+  SECTION("LENS: alpha 1e300 scales a negative group beyond float") {
+    lens::advantage_settings settings;
+    settings.alpha = 1e300;
+    const std::vector<double> rewards{0, 0, 1, 0};
+    const std::vector<float> values(rewards.begin(), rewards.end());
+    const std::vector<float> sums{-0.1f, -3.0f, -1.0f, -2.0f};
+    const std::vector<std::int64_t> lengths{1, 1, 1, 1};
+    std::vector<float> out(4, sentinel);
+    try {
+      lens::compute_advantages(lens::sequence_inputs<float>{values, sums, lengths}, lens::fixed_groups{2},
+                               lens::span<float>(out), settings);
+      FAIL("accepted");
+    } catch (const lens::invalid_argument& e) {
+      REQUIRE(std::string(e.what()).rfind("lens: groups[0] " + text(lens::error_code::advantage_overflow), 0) == 0);
+    }
+    REQUIRE(out == std::vector<float>(4, sentinel));
+  }
+  SECTION("epsilon 0 and a spread whose variance underflows double") {
+    lens::advantage_settings settings = lens::presets::verl_grpo();
+    settings.epsilon = 0;
+    const std::vector<double> scores{0, 1, 0, 5e-324};
+    const std::string message = run_pairs<double>(scores, settings, advantages, untouched);
+    REQUIRE(message.rfind("lens: groups[1] " + text(lens::error_code::advantage_overflow), 0) == 0);
+    REQUIRE(untouched);
+    settings.epsilon = 1e-6;  // any epsilon a trainer uses keeps it finite (and ~0)
+    REQUIRE(run_pairs<double>(scores, settings, advantages, untouched).empty());
+    REQUIRE(std::abs(advantages[3]) < 1e-300);
+  }
+  SECTION("double scores whose squared spread overflows: the std would be inf and the advantages silently 0") {
+    const std::vector<double> scores{0, 1, 1e300, -1e300};
+    REQUIRE(run_pairs<double>(scores, lens::presets::verl_grpo(), advantages, untouched) == overflow_message(1, "0"));
+    REQUIRE(untouched);
+    // 1e150 squared still fits: accepted and exact.
+    const std::vector<double> large{0, 1, 1e150, -1e150};
+    REQUIRE(run_pairs<double>(large, lens::presets::verl_grpo(), advantages, untouched).empty());
+    REQUIRE(advantages[2] == Approx(1 / std::sqrt(2.0)));
+    REQUIRE(advantages[3] == Approx(-1 / std::sqrt(2.0)));
   }
 }
