@@ -31,6 +31,7 @@ enum class error_code : std::int32_t {
   group_size_mismatch,     // a fixed group size of 0 or one that does not divide N
   bad_setting,             // a settings field out of its range
   bad_length,              // a response length below 0 or above T
+  advantage_overflow,      // a group's advantages (or the spread they divide by) overflow the output type
 };
 
 namespace detail {
@@ -47,6 +48,9 @@ inline const char* error_text(error_code code) {
     case error_code::group_size_mismatch: return "is a group size that is 0 or does not divide the number of samples";
     case error_code::bad_setting: return "is a setting out of its range";
     case error_code::bad_length: return "is a response length below 0 or above the number of token columns";
+    case error_code::advantage_overflow:
+      return "gives advantages beyond the range of the output type (scores too large, or too close together for "
+             "settings.epsilon)";
   }
   return "is invalid";
 }
