@@ -178,7 +178,7 @@ std::vector<rejection> sequence_rejections() {
   // Found by fuzz/advantages: TRL's batch std over one-sample groups with equal
   // scores is 0, so epsilon alone divides; 1 / 1e-300 is infinite in float.
   add("advantages beyond float (batch std 0, epsilon 1e-300)", error_code::advantage_overflow,
-      "lens: groups[0] " + text(error_code::advantage_overflow) + " (largest |advantage| 1e+300)", [](S& c) {
+      "lens: groups[0] " + text(error_code::advantage_overflow), [](S& c) {
         c.scores = {1, 1, 1, 1, 1, 1}, c.group_size = 1;
         c.settings = lens::presets::trl_grpo_batch_std();
         c.settings.singleton = lens::singleton_policy::verl, c.settings.epsilon = 1e-300;
@@ -251,7 +251,13 @@ void require_rejected_cleanly(const rejection& r, std::set<lens::error_code>& co
   INFO(r.name);
   bool untouched = false;
   const std::string message = r.run(untouched);
-  REQUIRE(message == r.expected_message);
+  // The expected text is the whole message, or for advantage_overflow its
+  // prefix (the detail carries the computed magnitude).
+  if (r.code == lens::error_code::advantage_overflow) {
+    REQUIRE(message.rfind(r.expected_message, 0) == 0);
+  } else {
+    REQUIRE(message == r.expected_message);
+  }
   REQUIRE(message.find(text(r.code)) != std::string::npos);
   REQUIRE(untouched);
   covered.insert(r.code);
@@ -390,9 +396,10 @@ std::string run_pairs(const std::vector<double>& scores, const lens::advantage_s
   return message;
 }
 
-std::string overflow_message(int group, const std::string& largest) {
-  return "lens: groups[" + std::to_string(group) + "] " + text(lens::error_code::advantage_overflow) +
-         " (largest |advantage| " + largest + ")";
+/// Whether message reports advantage_overflow for the given group.
+bool overflow_in_group(const std::string& message, int group) {
+  return message.rfind("lens: groups[" + std::to_string(group) + "] " + text(lens::error_code::advantage_overflow), 0) ==
+         0;
 }
 
 }  // namespace
@@ -408,7 +415,7 @@ TEST_CASE("advantages beyond the output type are rejected before any write, nami
     REQUIRE(advantages[2] == Approx(3e38));
     const std::vector<double> wider{0, 1, 3e38, -3e38, 3e38, -3e38, 3.3e38, -3.3e38};
     lens::advantage_settings rloo = lens::presets::rloo();
-    REQUIRE(run_pairs<float>(wider, rloo, advantages, untouched) == overflow_message(1, "6e+38"));
+    REQUIRE(overflow_in_group(run_pairs<float>(wider, rloo, advantages, untouched), 1));
     REQUIRE(untouched);
     REQUIRE(run_pairs<double>(wider, rloo, advantages, untouched).empty());
     REQUIRE(advantages[2] == Approx(6e38));
@@ -427,7 +434,7 @@ TEST_CASE("advantages beyond the output type are rejected before any write, nami
                                lens::span<float>(out), settings);
       FAIL("accepted");
     } catch (const lens::invalid_argument& e) {
-      REQUIRE(std::string(e.what()).rfind("lens: groups[0] " + text(lens::error_code::advantage_overflow), 0) == 0);
+      REQUIRE(overflow_in_group(e.what(), 0));
     }
     REQUIRE(out == std::vector<float>(4, sentinel));
   }
@@ -436,7 +443,7 @@ TEST_CASE("advantages beyond the output type are rejected before any write, nami
     settings.epsilon = 0;
     const std::vector<double> scores{0, 1, 0, 5e-324};
     const std::string message = run_pairs<double>(scores, settings, advantages, untouched);
-    REQUIRE(message.rfind("lens: groups[1] " + text(lens::error_code::advantage_overflow), 0) == 0);
+    REQUIRE(overflow_in_group(message, 1));
     REQUIRE(untouched);
     settings.epsilon = 1e-6;  // any epsilon a trainer uses keeps it finite (and ~0)
     REQUIRE(run_pairs<double>(scores, settings, advantages, untouched).empty());
@@ -444,7 +451,7 @@ TEST_CASE("advantages beyond the output type are rejected before any write, nami
   }
   SECTION("double scores whose squared spread overflows: the std would be inf and the advantages silently 0") {
     const std::vector<double> scores{0, 1, 1e300, -1e300};
-    REQUIRE(run_pairs<double>(scores, lens::presets::verl_grpo(), advantages, untouched) == overflow_message(1, "0"));
+    REQUIRE(overflow_in_group(run_pairs<double>(scores, lens::presets::verl_grpo(), advantages, untouched), 1));
     REQUIRE(untouched);
     // 1e150 squared still fits: accepted and exact.
     const std::vector<double> large{0, 1, 1e150, -1e150};
