@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
-#include <string>
 #include <vector>
 
 #include "lens/core/errors.hpp"
@@ -92,9 +92,11 @@ void check_advantages_fit(const std::vector<core::score_moments>& moments, const
     const core::group_transform t = core::make_transform(m, shapes[g], settings, batch_std);
     if (t.zero) continue;
     const double reach = std::max(std::abs(m.max - t.centre), std::abs(m.min - t.centre)) * t.scale;
-    if (!(reach <= largest) || !std::isfinite(m.m2) || !batch_ok)
-      raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g),
-            "largest |advantage| " + std::to_string(reach));
+    if (!(reach <= largest) || !std::isfinite(m.m2) || !batch_ok) {
+      char detail[64];
+      std::snprintf(detail, sizeof detail, "largest |advantage| %.3g", reach);
+      raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g), detail);
+    }
   }
 }
 
@@ -186,32 +188,40 @@ batch_summary run_groups(const indexed_segments& segments, const Samples& sample
   std::vector<core::score_moments> moments(num_groups);
   std::vector<double> shaped_scores(is_lens ? num_samples : 0);
 
-  // Step 1: difficulty.
   if (is_lens) {
+    // Step 1: difficulty.
     for (std::size_t i = 0; i < num_samples; ++i) {
       segments.prefetch_ahead(confidence.data(), i, num_samples);
       core::add(confidence[segments.group_of(i)], samples.score(i), samples.log_confidence(i),
                 samples.log_probability(i));
     }
+    for (std::size_t g = 0; g < num_groups; ++g) shapes[g] = core::make_shape(confidence[g], settings);
+    // Step 2: the moments of the shaped scores.
+    for (std::size_t i = 0; i < num_samples; ++i) {
+      segments.prefetch_ahead(shapes.data(), i, num_samples);
+      segments.prefetch_ahead(moments.data(), i, num_samples);
+      const std::size_t g = segments.group_of(i);
+      const core::group_shape& shape = shapes[g];
+      const double shaped =
+          core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
+      shaped_scores[i] = shaped;
+      core::add(moments[g], shaped);
+    }
   } else {
+    // The other estimators shape nothing (the shaped score is the score), so
+    // steps 1 and 2 share one pass.
     for (std::size_t i = 0; i < num_samples; ++i) {
       segments.prefetch_ahead(confidence.data(), i, num_samples);
-      confidence[segments.group_of(i)].num_correct += samples.score(i) > 0;
+      segments.prefetch_ahead(moments.data(), i, num_samples);
+      const std::size_t g = segments.group_of(i);
+      const double score = samples.score(i);
+      confidence[g].num_correct += score > 0;
+      core::add(moments[g], score);
     }
-    for (std::size_t g = 0; g < num_groups; ++g) confidence[g].count = static_cast<double>(segments.size(g));
-  }
-  for (std::size_t g = 0; g < num_groups; ++g) shapes[g] = core::make_shape(confidence[g], settings);
-
-  // Step 2: the moments of the shaped scores.
-  for (std::size_t i = 0; i < num_samples; ++i) {
-    segments.prefetch_ahead(shapes.data(), i, num_samples);
-    segments.prefetch_ahead(moments.data(), i, num_samples);
-    const std::size_t g = segments.group_of(i);
-    const core::group_shape& shape = shapes[g];
-    const double shaped =
-        core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
-    if (is_lens) shaped_scores[i] = shaped;
-    core::add(moments[g], shaped);
+    for (std::size_t g = 0; g < num_groups; ++g) {
+      confidence[g].count = static_cast<double>(segments.size(g));
+      shapes[g] = core::make_shape(confidence[g], settings);
+    }
   }
 
   const double batch_std = batch_standard_deviation(moments, settings);
