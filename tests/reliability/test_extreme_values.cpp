@@ -191,9 +191,9 @@ TEST_CASE("N = 1: one sample, sequence and token inputs", "[extreme]") {
       token_batch<float, std::uint8_t> tb;
       tb.n = 1;
       tb.t = 3;
-      tb.token_rewards = {0.0f, static_cast<float>(reward), 0.0f};
-      tb.logprobs = {-1.0f, -5.0f, std::numeric_limits<float>::quiet_NaN()};
-      tb.mask = {1, 1, 0};
+      tb.token_rewards = std::vector<float>{0.0f, static_cast<float>(reward), 0.0f};
+      tb.logprobs = std::vector<float>{-1.0f, -5.0f, std::numeric_limits<float>::quiet_NaN()};
+      tb.mask = std::vector<std::uint8_t>{1, 1, 0};
       require_token_path_matches(tb, 1, named.second);
     }
   }
@@ -203,8 +203,8 @@ TEST_CASE("T = 1: one token per response", "[extreme]") {
   token_batch<float, std::uint8_t> tb;
   tb.n = 8;
   tb.t = 1;
-  tb.token_rewards = {0, 1, 0, 0, 0, 0, 0, 0};
-  tb.logprobs = {-0.01f, -0.5f, -7.0f, -1e4f, -88.0f, -104.0f, 0.0f, -3.0f};
+  tb.token_rewards = std::vector<float>{0, 1, 0, 0, 0, 0, 0, 0};
+  tb.logprobs = std::vector<float>{-0.01f, -0.5f, -7.0f, -1e4f, -88.0f, -104.0f, 0.0f, -3.0f};
   tb.mask.assign(8, 1);
   for (const auto& named : reliability::all_estimators()) {
     INFO(named.first);
@@ -346,9 +346,9 @@ TEST_CASE("garbage in masked-out log-probabilities is ignored, NaN included", "[
   token_batch<float, std::uint8_t> clean;
   clean.n = 4;
   clean.t = 5;
-  clean.token_rewards = {0, 0, 1, 0, 0, /**/ 0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, 0, /**/ 0, 0.5f, 0, 0, 0};
-  clean.logprobs = {-0.1f, -0.2f, -0.3f, 0, 0, /**/ -5, -4, 0, 0, 0, /**/ -1e4f, 0, 0, 0, 0, /**/ -1, -2, -3, -4, -5};
-  clean.mask = {1, 1, 1, 0, 0, /**/ 1, 1, 0, 0, 0, /**/ 1, 0, 0, 0, 0, /**/ 1, 1, 1, 1, 1};
+  clean.token_rewards = std::vector<float>{0, 0, 1, 0, 0, /**/ 0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, 0, /**/ 0, 0.5f, 0, 0, 0};
+  clean.logprobs = std::vector<float>{-0.1f, -0.2f, -0.3f, 0, 0, /**/ -5, -4, 0, 0, 0, /**/ -1e4f, 0, 0, 0, 0, /**/ -1, -2, -3, -4, -5};
+  clean.mask = std::vector<std::uint8_t>{1, 1, 1, 0, 0, /**/ 1, 1, 0, 0, 0, /**/ 1, 0, 0, 0, 0, /**/ 1, 1, 1, 1, 1};
   token_batch<float, std::uint8_t> dirty = clean;
   const std::vector<float> garbage{nan, inf, -inf, 1e30f, 5.0f, -nan};
   std::size_t k = 0;
