@@ -1,0 +1,245 @@
+// lens/kernels/group_pass.cuh: the second pass. Runs only when the first pass
+// found no bad input (so outputs stay untouched otherwise). Per group: the
+// confidence summary, the shape, the moments of the shaped scores and the
+// transform, all with lens/core/group_math.hpp; then the per-sample
+// advantages, the broadcast A_i * mask_it from the mask bits, the group
+// statistics and the batch counters.
+//  - fixed_warp_kernel: fixed groups of G <= 32, one warp per (group, row):
+//    lane j holds sample j; each warp recomputes its group's statistics (a few
+//    shuffles) so that every row of the broadcast is a separate warp;
+//  - group_block_kernel: any layout (larger fixed groups, offsets, ids), one
+//    block per group, block-wide reductions, warps over the group's rows;
+//  - batch_std_kernel: the batch standard deviation of GRPO batch std, one block.
+// nvcc only.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "lens/core/group_math.hpp"
+#include "lens/core/settings.hpp"
+#include "lens/core/views.hpp"
+#include "lens/cuda/device_status.hpp"
+#include "lens/cuda/samples.hpp"
+#include "lens/kernels/common.cuh"
+
+namespace lens {
+namespace kernels {
+
+enum class layout_code : int { fixed, offsets, permuted };
+
+/// Groups as the kernels see them: group g holds positions [begin(g), end(g)),
+/// position k is sample member(k).
+struct segments {
+  layout_code layout = layout_code::fixed;
+  std::int64_t group_size = 0;                 ///< fixed
+  const std::int64_t* offsets = nullptr;       ///< offsets, permuted: [num_groups + 1]
+  const std::int64_t* order = nullptr;         ///< permuted: sample at each position
+  const std::int64_t* group_ids = nullptr;     ///< permuted: id of each group
+  const std::int64_t* stat_slot = nullptr;     ///< permuted: statistics slot of each group
+  const std::int64_t* device_num_groups = nullptr;  ///< permuted: the count found on the device
+  std::int64_t num_groups = 0;                 ///< fixed, offsets
+
+  __device__ std::int64_t count() const { return device_num_groups ? *device_num_groups : num_groups; }
+  __device__ std::int64_t begin(std::int64_t g) const { return layout == layout_code::fixed ? g * group_size : offsets[g]; }
+  __device__ std::int64_t end(std::int64_t g) const {
+    return layout == layout_code::fixed ? (g + 1) * group_size : offsets[g + 1];
+  }
+  __device__ std::int64_t member(std::int64_t k) const { return order ? order[k] : k; }
+  __device__ std::int64_t id(std::int64_t g) const { return group_ids ? group_ids[g] : g; }
+  __device__ std::int64_t slot(std::int64_t g) const { return stat_slot ? stat_slot[g] : g; }
+};
+
+/// Everything the second pass reads and writes; handed to the kernels by value.
+struct group_pass_params {
+  segments groups;
+  const cuda::sample_values* samples = nullptr;  ///< [N] from the first pass
+  advantage_settings settings;
+  const double* batch_std = nullptr;             ///< GRPO batch std only
+  core::score_moments* moments_out = nullptr;    ///< set: only write each group's moments (for the batch std)
+  float* advantages = nullptr;                   ///< [N] or null
+  float* token_advantages = nullptr;             ///< [N x T] or null
+  const std::uint8_t* bits = nullptr;            ///< mask bits from the first pass
+  std::int64_t bits_row_bytes = 0;
+  std::int64_t num_tokens = 0;                   ///< T
+  bool packed_tokens = false;                    ///< T % 8 == 0 and token_advantages 16-byte aligned
+  group_statistics* statistics = nullptr;        ///< [num_groups] or null
+  cuda::device_status* status = nullptr;
+};
+
+struct merge_confidence {
+  __device__ core::confidence_summary operator()(const core::confidence_summary& a,
+                                                 const core::confidence_summary& b) const {
+    return core::merge(a, b);
+  }
+};
+
+struct merge_moments {
+  __device__ core::score_moments operator()(const core::score_moments& a, const core::score_moments& b) const {
+    return core::merge(a, b);
+  }
+};
+
+struct add_counts {
+  __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a + b; }
+};
+
+/// A warp writes row `row` of the token advantages: a where the mask bit is set, 0 elsewhere.
+__device__ __forceinline__ void broadcast_row(const group_pass_params& p, std::int64_t row, float a, int lane) {
+  const std::int64_t t = p.num_tokens;
+  float* out = p.token_advantages + row * t;
+  const std::uint8_t* bits = p.bits + row * p.bits_row_bytes;
+  if (p.packed_tokens) {
+    for (std::int64_t c = lane * 8; c < t; c += warp_threads * 8) {
+      const unsigned byte = bits[c / 8];
+      const float4 low = make_float4(byte & 1u ? a : 0.0f, byte & 2u ? a : 0.0f, byte & 4u ? a : 0.0f, byte & 8u ? a : 0.0f);
+      const float4 high =
+          make_float4(byte & 16u ? a : 0.0f, byte & 32u ? a : 0.0f, byte & 64u ? a : 0.0f, byte & 128u ? a : 0.0f);
+      __stcs(reinterpret_cast<float4*>(out + c), low);  // streaming: the output is not read again here
+      __stcs(reinterpret_cast<float4*>(out + c + 4), high);
+    }
+  } else {
+    const std::uint32_t* words = reinterpret_cast<const std::uint32_t*>(bits);
+    for (std::int64_t c = lane; c < t; c += warp_threads)
+      out[c] = (words[c / warp_threads] >> (c % warp_threads)) & 1u ? a : 0.0f;
+  }
+}
+
+/// Per-block batch counters, added to the device status once per block.
+struct block_counters {
+  unsigned long long negative, zero_variance, nonzero;
+};
+
+__device__ __forceinline__ void flush_counters(block_counters* counters, cuda::device_status* status) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    if (counters->negative) cuda::detail::atomic_add(&status->num_negative_groups, counters->negative);
+    if (counters->zero_variance) cuda::detail::atomic_add(&status->num_zero_variance_groups, counters->zero_variance);
+    if (counters->nonzero) cuda::detail::atomic_add(&status->num_nonzero_advantages, counters->nonzero);
+  }
+}
+
+/// Fixed groups of G <= 32: work item (group g, slice s), one warp each.
+/// slices = G when token advantages are written (slice s broadcasts row s),
+/// 1 otherwise. Slice 0 writes the per-sample advantages, statistics, counters.
+template <int Unused = 0>
+__global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_params p, std::int64_t slices) {
+  __shared__ block_counters counters;
+  if (cuda::has_error(p.status)) return;  // uniform: the first pass has finished
+  if (threadIdx.x == 0) counters = {0, 0, 0};
+  __syncthreads();
+  const int lane = threadIdx.x % warp_threads;
+  const std::int64_t first_warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / warp_threads;
+  const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * blockDim.x / warp_threads;
+  const std::int64_t group_size = p.groups.group_size;
+  const std::int64_t items = p.groups.num_groups * slices;
+  const double batch_std = p.batch_std ? *p.batch_std : 0.0;
+  for (std::int64_t item = first_warp; item < items; item += num_warps) {
+    const std::int64_t g = item / slices, slice = item % slices;
+    const bool member = lane < group_size;
+    const std::int64_t i = g * group_size + lane;
+    const cuda::sample_values v = member ? p.samples[i] : cuda::sample_values{};
+    core::confidence_summary confidence;
+    if (member) confidence = cuda::confidence_of(v);
+    confidence = warp_reduce(confidence, merge_confidence{});
+    const core::group_shape shape = core::make_shape(confidence, p.settings);
+    const double shaped = member ? cuda::shaped_of(shape, v) : 0.0;
+    core::score_moments moments;
+    if (member) core::add(moments, shaped);
+    moments = warp_reduce(moments, merge_moments{});
+    if (p.moments_out) {
+      if (lane == 0) p.moments_out[g] = moments;
+      continue;
+    }
+    const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
+    const float a = member ? static_cast<float>(core::advantage(transform, shaped)) : 0.0f;
+    if (slice == 0) {
+      if (member && p.advantages) p.advantages[i] = a;
+      const unsigned nonzero = __popc(__ballot_sync(full_warp, member && a != 0.0f));
+      if (lane == 0) {
+        atomicAdd(&counters.nonzero, static_cast<unsigned long long>(nonzero));
+        if (shape.negative) atomicAdd(&counters.negative, 1ull);
+        if (cuda::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
+        if (p.statistics) p.statistics[g] = cuda::make_statistics(g, confidence, shape, moments, p.settings);
+      }
+    }
+    if (p.token_advantages) {
+      const float row_advantage = __shfl_sync(full_warp, a, static_cast<int>(slice));
+      broadcast_row(p, g * group_size + slice, row_advantage, lane);
+    }
+  }
+  flush_counters(&counters, p.status);
+}
+
+/// Any layout: one block per group (grid-stride over groups).
+template <int Unused = 0>
+__global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_params p) {
+  __shared__ block_scratch<core::score_moments> scratch;
+  __shared__ block_counters counters;
+  static_assert(sizeof(core::score_moments) >= sizeof(core::confidence_summary), "scratch holds either summary");
+  if (cuda::has_error(p.status)) return;
+  if (threadIdx.x == 0) counters = {0, 0, 0};
+  __syncthreads();
+  const int lane = threadIdx.x % warp_threads, warp = threadIdx.x / warp_threads;
+  const std::int64_t num_groups = p.groups.count();
+  const double batch_std = p.batch_std ? *p.batch_std : 0.0;
+  for (std::int64_t g = blockIdx.x; g < num_groups; g += gridDim.x) {
+    const std::int64_t begin = p.groups.begin(g), end = p.groups.end(g);
+    core::confidence_summary confidence;
+    for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const cuda::sample_values& v = p.samples[p.groups.member(k)];
+      core::add(confidence, v.score, v.log_confidence, v.log_probability);
+    }
+    confidence = block_reduce(confidence, merge_confidence{}, &scratch);
+    const core::group_shape shape = core::make_shape(confidence, p.settings);
+    core::score_moments moments;
+    for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x)
+      core::add(moments, cuda::shaped_of(shape, p.samples[p.groups.member(k)]));
+    moments = block_reduce(moments, merge_moments{}, &scratch);
+    if (p.moments_out) {
+      if (threadIdx.x == 0) p.moments_out[g] = moments;
+      continue;
+    }
+    const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
+    unsigned long long nonzero = 0;
+    for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const std::int64_t i = p.groups.member(k);
+      const float a = static_cast<float>(core::advantage(transform, cuda::shaped_of(shape, p.samples[i])));
+      if (p.advantages) p.advantages[i] = a;
+      nonzero += a != 0.0f;
+    }
+    nonzero = warp_reduce(nonzero, add_counts{});
+    if (lane == 0 && nonzero) atomicAdd(&counters.nonzero, nonzero);
+    if (p.token_advantages) {
+      for (std::int64_t k = begin + warp; k < end; k += block_warps) {
+        const std::int64_t i = p.groups.member(k);
+        const float a = static_cast<float>(core::advantage(transform, cuda::shaped_of(shape, p.samples[i])));
+        broadcast_row(p, i, a, lane);
+      }
+    }
+    if (threadIdx.x == 0) {
+      if (shape.negative) counters.negative += 1;
+      if (cuda::zero_variance(moments)) counters.zero_variance += 1;
+      if (p.statistics) p.statistics[p.groups.slot(g)] = cuda::make_statistics(p.groups.id(g), confidence, shape, moments, p.settings);
+    }
+  }
+  flush_counters(&counters, p.status);
+}
+
+/// The batch standard deviation over every group's moments (GRPO batch std), one block.
+template <int Unused = 0>
+__global__ void __launch_bounds__(block_threads)
+    batch_std_kernel(const core::score_moments* moments, segments groups, bool unbiased, double* batch_std,
+                     const cuda::device_status* status) {
+  __shared__ block_scratch<core::score_moments> scratch;
+  if (cuda::has_error(status)) return;
+  core::score_moments all;
+  const std::int64_t num_groups = groups.count();
+  for (std::int64_t g = threadIdx.x; g < num_groups; g += blockDim.x) all = core::merge(all, moments[g]);
+  all = block_reduce(all, merge_moments{}, &scratch);
+  if (threadIdx.x == 0) *batch_std = core::standard_deviation(all, unbiased);
+}
+
+}  // namespace kernels
+}  // namespace lens

@@ -1,0 +1,472 @@
+// The CUDA backend against the CPU backend: random batches of every layout and
+// estimator (sequence and token inputs, float / half / bfloat16 log-probs,
+// uint8 / bool / float masks), N up to 1M responses and 64M tokens, extreme
+// confidences, bad inputs (same message as the CPU backend, outputs
+// untouched), the asynchronous workspace API, and the Thrust path on CUDA.
+// Cases tagged [large] are skipped under compute-sanitizer by gpu-check.sh.
+#include <catch2/catch.hpp>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuda/batches.hpp"
+#include "lens/cuda/advantages.cuh"
+#include "lens/cuda/thrust_path.hpp"
+#include "lens/lens.hpp"
+
+namespace {
+
+using lens_test::batch;
+using lens_test::layout_kind;
+
+template <class T>
+using dvec = thrust::device_vector<T>;
+
+template <class T>
+T* raw(dvec<T>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+template <class T>
+const T* raw(const dvec<T>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+template <class T>
+std::vector<T> to_host(const dvec<T>& v) {
+  std::vector<T> h(v.size());
+  thrust::copy(v.begin(), v.end(), h.begin());
+  return h;
+}
+
+const char* name(layout_kind kind) {
+  return kind == layout_kind::fixed ? "fixed" : kind == layout_kind::ragged ? "ragged" : "ids";
+}
+
+/// The batch on the device; logprobs converted to Real (and back, for the CPU side).
+template <class Real>
+struct device_batch {
+  dvec<Real> scores, logprobs, logprob_sums, token_rewards;
+  dvec<std::uint8_t> mask;
+  dvec<std::int64_t> lengths, offsets, ids;
+  std::vector<float> rounded_logprobs;  // the Real values as float, for the CPU backend
+
+  explicit device_batch(const batch& b, const std::vector<float>* token_rewards_host = nullptr) {
+    std::vector<Real> lp(b.logprobs.size());
+    rounded_logprobs.resize(b.logprobs.size());
+    for (std::size_t k = 0; k < lp.size(); ++k) {
+      lp[k] = static_cast<Real>(b.logprobs[k]);
+      rounded_logprobs[k] = static_cast<float>(lp[k]);
+    }
+    std::vector<Real> s(b.scores.begin(), b.scores.end()), sums(b.logprob_sums.begin(), b.logprob_sums.end());
+    scores = dvec<Real>(s.begin(), s.end());
+    logprob_sums = dvec<Real>(sums.begin(), sums.end());
+    logprobs = dvec<Real>(lp.begin(), lp.end());
+    if (token_rewards_host) {
+      std::vector<Real> tr(token_rewards_host->begin(), token_rewards_host->end());
+      token_rewards = dvec<Real>(tr.begin(), tr.end());
+    }
+    mask = dvec<std::uint8_t>(b.mask.begin(), b.mask.end());
+    lengths = dvec<std::int64_t>(b.lengths.begin(), b.lengths.end());
+    offsets = dvec<std::int64_t>(b.offsets.begin(), b.offsets.end());
+    ids = dvec<std::int64_t>(b.ids.begin(), b.ids.end());
+  }
+};
+
+/// Runs fn with the layout object over host data (CPU) or device data (GPU).
+template <class Fn>
+auto with_layout(layout_kind kind, std::size_t group_size, const std::vector<std::int64_t>& offsets,
+                 const std::vector<std::int64_t>& ids, Fn&& fn) {
+  if (kind == layout_kind::fixed) return fn(lens::fixed_groups{group_size});
+  if (kind == layout_kind::ragged) return fn(lens::offset_groups{lens::span<const std::int64_t>(offsets)});
+  return fn(lens::id_groups{lens::span<const std::int64_t>(ids)});
+}
+template <class Fn>
+auto with_device_layout(layout_kind kind, std::size_t group_size, const dvec<std::int64_t>& offsets,
+                        const dvec<std::int64_t>& ids, Fn&& fn) {
+  if (kind == layout_kind::fixed) return fn(lens::fixed_groups{group_size});
+  if (kind == layout_kind::ragged) return fn(lens::offset_groups{lens::span<const std::int64_t>(raw(offsets), offsets.size())});
+  return fn(lens::id_groups{lens::span<const std::int64_t>(raw(ids), ids.size())});
+}
+
+void require_same_statistics(const std::vector<lens::group_statistics>& a, const std::vector<lens::group_statistics>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t g = 0; g < a.size(); ++g) {
+    INFO("group " << g);
+    REQUIRE(a[g].group_id == b[g].group_id);
+    REQUIRE(a[g].size == b[g].size);
+    REQUIRE(a[g].num_correct == b[g].num_correct);
+    REQUIRE(a[g].negative == b[g].negative);
+    REQUIRE(a[g].zero_variance == b[g].zero_variance);
+    REQUIRE(a[g].mean == Approx(b[g].mean).margin(1e-12));
+    REQUIRE(a[g].std == Approx(b[g].std).margin(1e-12));
+    REQUIRE(a[g].difficulty == Approx(b[g].difficulty).margin(1e-300));
+  }
+}
+
+void require_same_summary(const lens::batch_summary& a, const lens::batch_summary& b) {
+  REQUIRE(a.num_samples == b.num_samples);
+  REQUIRE(a.num_groups == b.num_groups);
+  REQUIRE(a.num_negative_groups == b.num_negative_groups);
+  REQUIRE(a.num_zero_variance_groups == b.num_zero_variance_groups);
+  REQUIRE(a.num_nonzero_advantages == b.num_nonzero_advantages);
+}
+
+/// Token inputs: GPU (kernels) against CPU for one batch and settings.
+template <class Real>
+void check_token_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings, bool use_token_rewards,
+                        bool statistics = true) {
+  const std::size_t n = b.num_samples, t = b.num_tokens;
+  std::vector<float> token_rewards;
+  if (use_token_rewards) {
+    token_rewards.assign(n * t, 0.0f);
+    for (std::size_t i = 0; i < n; ++i) token_rewards[i * t + std::size_t(b.lengths[i]) - 1] = b.scores[i];
+  }
+  device_batch<Real> d(b, use_token_rewards ? &token_rewards : nullptr);
+
+  lens::token_inputs<float> host;
+  host.num_samples = n;
+  host.num_tokens = t;
+  host.scores = use_token_rewards ? nullptr : b.scores.data();
+  host.token_rewards = use_token_rewards ? token_rewards.data() : nullptr;
+  host.logprobs = d.rounded_logprobs.data();
+  host.mask = b.mask.data();
+  std::vector<float> cpu(n), cpu_tokens(n * t);
+  std::vector<lens::group_statistics> cpu_stats, gpu_stats;
+  const auto cpu_summary = with_layout(kind, b.group_size, b.offsets, b.ids, [&](const auto& layout) {
+    return lens::cpu::compute_advantages(host, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens), settings,
+                                         statistics ? &cpu_stats : nullptr);
+  });
+
+  lens::token_inputs<Real> in;
+  in.num_samples = n;
+  in.num_tokens = t;
+  in.scores = use_token_rewards ? nullptr : raw(d.scores);
+  in.token_rewards = use_token_rewards ? raw(d.token_rewards) : nullptr;
+  in.logprobs = raw(d.logprobs);
+  in.mask = raw(d.mask);
+  dvec<float> adv(n, -7.0f), tokens(n * t, -7.0f);
+  const auto gpu_summary = with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
+    return lens::cuda::compute_advantages(in, layout, lens::span<float>(raw(adv), n), lens::span<float>(raw(tokens), n * t),
+                                          settings, statistics ? &gpu_stats : nullptr);
+  });
+  REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+  REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+  require_same_summary(gpu_summary, cpu_summary);
+  if (statistics) require_same_statistics(gpu_stats, cpu_stats);
+}
+
+void check_sequence_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings) {
+  const std::size_t n = b.num_samples;
+  device_batch<float> d(b);
+  const lens::sequence_inputs<float> host{b.scores, b.logprob_sums, b.lengths};
+  std::vector<float> cpu(n);
+  std::vector<lens::group_statistics> cpu_stats, gpu_stats;
+  const auto cpu_summary = with_layout(kind, b.group_size, b.offsets, b.ids, [&](const auto& layout) {
+    return lens::cpu::compute_advantages(host, layout, lens::span<float>(cpu), settings, &cpu_stats);
+  });
+  const lens::sequence_inputs<float> in{{raw(d.scores), n}, {raw(d.logprob_sums), n}, {raw(d.lengths), n}};
+  dvec<float> adv(n, -7.0f);
+  const auto gpu_summary = with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
+    return lens::cuda::compute_advantages(in, layout, lens::span<float>(raw(adv), n), settings, &gpu_stats);
+  });
+  REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+  require_same_summary(gpu_summary, cpu_summary);
+  require_same_statistics(gpu_stats, cpu_stats);
+}
+
+std::string message_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const lens::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("cuda: per-sample inputs match the CPU backend", "[cuda]") {
+  std::mt19937_64 rng(11);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (const auto& settings : lens_test::all_settings()) {
+      for (std::size_t g : {std::size_t(1), std::size_t(5), std::size_t(16), std::size_t(32), std::size_t(100)}) {
+        for (bool binary : {true, false}) {
+          if (settings.kind == lens::estimator::lens && !binary) continue;
+          INFO("layout " << name(kind) << ", estimator " << int(settings.kind) << ", G " << g << ", binary " << binary);
+          check_sequence_parity(lens_test::make_batch(rng, kind, 50, g, 8, binary), kind, settings);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda: token inputs match the CPU backend", "[cuda]") {
+  std::mt19937_64 rng(12);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (const auto& settings : lens_test::all_settings()) {
+      for (std::size_t t : {std::size_t(1), std::size_t(37), std::size_t(64), std::size_t(1000)}) {
+        for (std::size_t g : {std::size_t(4), std::size_t(16), std::size_t(48)}) {
+          INFO("layout " << name(kind) << ", estimator " << int(settings.kind) << ", T " << t << ", G " << g);
+          const batch b = lens_test::make_batch(rng, kind, 12, g, t, true);
+          check_token_parity<float>(b, kind, settings, false);
+          check_token_parity<float>(b, kind, settings, true);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda: half and bfloat16 log-probabilities", "[cuda]") {
+  std::mt19937_64 rng(13);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (std::size_t t : {std::size_t(40), std::size_t(256)}) {
+      const batch b = lens_test::make_batch(rng, kind, 20, 16, t, true);
+      INFO("layout " << name(kind) << ", T " << t);
+      check_token_parity<__nv_bfloat16>(b, kind, lens::presets::lens(), false);
+      check_token_parity<__half>(b, kind, lens::presets::lens(), false);
+      check_token_parity<__nv_bfloat16>(b, kind, lens::presets::verl_grpo(), true);
+    }
+  }
+}
+
+TEST_CASE("cuda: bool and float masks", "[cuda]") {
+  std::mt19937_64 rng(14);
+  const batch b = lens_test::make_batch(rng, layout_kind::fixed, 10, 8, 48, true);
+  const std::size_t n = b.num_samples, t = b.num_tokens;
+  std::vector<float> cpu(n), cpu_tokens(n * t);
+  lens::token_inputs<float> host;
+  host.num_samples = n;
+  host.num_tokens = t;
+  host.scores = b.scores.data();
+  host.logprobs = b.logprobs.data();
+  host.mask = b.mask.data();
+  lens::cpu::compute_advantages(host, lens::fixed_groups{8}, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+  dvec<float> scores(b.scores.begin(), b.scores.end()), logprobs(b.logprobs.begin(), b.logprobs.end());
+  const std::vector<float> float_mask(b.mask.begin(), b.mask.end());
+  dvec<float> d_float_mask(float_mask.begin(), float_mask.end());
+  dvec<bool> d_bool_mask(b.mask.begin(), b.mask.end());
+  auto run = [&](const auto* d_mask) {
+    using Mask = std::remove_cv_t<std::remove_pointer_t<decltype(d_mask)>>;
+    lens::token_inputs<float, Mask> in;
+    in.num_samples = n;
+    in.num_tokens = t;
+    in.scores = raw(scores);
+    in.logprobs = raw(logprobs);
+    in.mask = d_mask;
+    dvec<float> adv(n), tokens(n * t);
+    lens::cuda::compute_advantages(in, lens::fixed_groups{8}, lens::span<float>(raw(adv), n),
+                                   lens::span<float>(raw(tokens), n * t));
+    REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+    REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+  };
+  run(raw(d_float_mask));
+  run(raw(d_bool_mask));
+}
+
+TEST_CASE("cuda: extreme confidences match the CPU backend", "[cuda]") {
+  std::mt19937_64 rng(15);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    const batch b = lens_test::make_batch(rng, kind, 30, 8, 64, true, -1e4);
+    for (auto source : {lens::difficulty_probability::sequence, lens::difficulty_probability::geometric_mean}) {
+      lens::advantage_settings settings;
+      settings.difficulty_source = source;
+      INFO("layout " << name(kind) << ", source " << int(source));
+      check_token_parity<float>(b, kind, settings, false);
+    }
+  }
+}
+
+TEST_CASE("cuda: large batches match the CPU backend", "[cuda][large]") {
+  std::mt19937_64 rng(16);
+  SECTION("1M responses, per-sample inputs, every layout") {
+    for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+      INFO("layout " << name(kind));
+      check_sequence_parity(lens_test::make_batch(rng, kind, (1 << 20) / 16, 16, 1, true), kind, lens::presets::lens());
+    }
+    check_sequence_parity(lens_test::make_batch(rng, layout_kind::ids, (1 << 20) / 16, 16, 1, false), layout_kind::ids,
+                          lens::presets::trl_grpo_batch_std());
+  }
+  SECTION("64M tokens (16384 x 4096), fixed groups of 16, bfloat16") {
+    const batch b = lens_test::make_batch(rng, layout_kind::fixed, 1024, 16, 4096, true);
+    check_token_parity<__nv_bfloat16>(b, layout_kind::fixed, lens::presets::lens(), false, false);
+  }
+  SECTION("8M tokens, ids and ragged layouts") {
+    for (layout_kind kind : {layout_kind::ragged, layout_kind::ids}) {
+      INFO("layout " << name(kind));
+      const batch b = lens_test::make_batch(rng, kind, 128, 16, 4096, true);
+      check_token_parity<float>(b, kind, lens::presets::lens(), false);
+    }
+  }
+}
+
+TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs untouched", "[cuda]") {
+  std::mt19937_64 rng(17);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const batch good = lens_test::make_batch(rng, layout_kind::ragged, 6, 4, 40, true);
+  const std::size_t t = good.num_tokens;
+  std::size_t row = 0;
+  while (!(good.lengths[row] >= 3 && std::size_t(good.lengths[row]) < t)) ++row;
+  struct mutation {
+    const char* what;
+    std::function<void(batch&)> apply;
+  };
+  const std::vector<mutation> token_mutations = {
+      {"NaN score", [](batch& b) { b.scores[3] = NAN; }},
+      {"reward above 1", [](batch& b) { b.scores[2] = 1.5f; }},
+      {"mask value 2", [&](batch& b) { b.mask[row * t + 1] = 2; }},
+      {"empty response", [&](batch& b) { for (std::size_t c = 0; c < t; ++c) b.mask[row * t + c] = 0; }},
+      {"NaN logprob", [&](batch& b) { b.logprobs[row * t + 2] = nan; }},
+      {"inf logprob", [&](batch& b) { b.logprobs[row * t + 1] = -INFINITY; }},
+      {"logprob above 0", [&](batch& b) { b.logprobs[row * t + 1] = 0.5f; }},
+      {"every logprob above 0", [&](batch& b) { for (auto& v : b.logprobs) v = 0.5f; }},
+      {"two bad rows", [&](batch& b) {
+         b.logprobs[(row + 1) * t] = 0.5f;
+         b.logprobs[row * t + 2] = 0.5f;
+       }},
+      {"offsets[0] != 0", [](batch& b) { b.offsets[0] = 1; }},
+      {"decreasing offsets", [](batch& b) { std::swap(b.offsets[2], b.offsets[3]); }},
+      {"last offset short", [](batch& b) { b.offsets.back() -= 1; }},
+      {"bad offsets and a bad logprob", [&](batch& b) {
+         b.offsets[0] = 1;
+         b.logprobs[row * t + 1] = 0.5f;
+       }},
+  };
+  for (const auto& m : token_mutations) {
+    INFO(m.what);
+    batch b = good;
+    m.apply(b);
+    const std::size_t n = b.num_samples;
+    lens::token_inputs<float> host;
+    host.num_samples = n;
+    host.num_tokens = t;
+    host.scores = b.scores.data();
+    host.logprobs = b.logprobs.data();
+    host.mask = b.mask.data();
+    std::vector<float> cpu(n), cpu_tokens(n * t);
+    const std::string expected = message_of([&] {
+      lens::cpu::compute_advantages(host, lens::offset_groups{lens::span<const std::int64_t>(b.offsets)},
+                                    lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+    });
+    device_batch<float> d(b);
+    lens::token_inputs<float> in;
+    in.num_samples = n;
+    in.num_tokens = t;
+    in.scores = raw(d.scores);
+    in.logprobs = raw(d.logprobs);
+    in.mask = raw(d.mask);
+    dvec<float> adv(n, -7.0f), tokens(n * t, -7.0f);
+    const lens::offset_groups layout{lens::span<const std::int64_t>(raw(d.offsets), d.offsets.size())};
+    // The asynchronous API: nothing throws until the checking call.
+    lens::cuda::workspace ws;
+    lens::cuda::compute_advantages_async(ws, in, layout, lens::span<float>(raw(adv), n), lens::span<float>(raw(tokens), n * t));
+    const std::string actual = message_of([&] { ws.check(); });
+    REQUIRE(!expected.empty());
+    REQUIRE(actual == expected);
+    REQUIRE(message_of([&] { ws.summary(); }) == expected);
+    for (float a : to_host(adv)) REQUIRE(a == -7.0f);
+    for (float a : to_host(tokens)) REQUIRE(a == -7.0f);
+  }
+
+  const std::vector<mutation> sequence_mutations = {
+      {"inf score", [](batch& b) { b.scores[4] = INFINITY; }},
+      {"negative reward", [](batch& b) { b.scores[1] = -0.5f; }},
+      {"negative length", [](batch& b) { b.lengths[2] = -1; }},
+      {"zero length", [](batch& b) { b.lengths[5] = 0; }},
+      {"NaN logprob sum", [](batch& b) { b.logprob_sums[3] = NAN; }},
+      {"logprob sum above 0", [](batch& b) { b.logprob_sums[3] = 2.0f; }},
+      {"a bad score beats an earlier bad length", [](batch& b) {
+         b.lengths[0] = 0;
+         b.scores[5] = 2.0f;
+       }},
+  };
+  for (const auto& m : sequence_mutations) {
+    INFO(m.what);
+    batch b = good;
+    m.apply(b);
+    const std::size_t n = b.num_samples;
+    const lens::sequence_inputs<float> host{b.scores, b.logprob_sums, b.lengths};
+    std::vector<float> cpu(n);
+    const std::string expected = message_of([&] {
+      lens::cpu::compute_advantages(host, lens::fixed_groups{1}, lens::span<float>(cpu));
+    });
+    device_batch<float> d(b);
+    const lens::sequence_inputs<float> in{{raw(d.scores), n}, {raw(d.logprob_sums), n}, {raw(d.lengths), n}};
+    dvec<float> adv(n, -7.0f);
+    const std::string actual = message_of([&] {
+      lens::cuda::compute_advantages(in, lens::fixed_groups{1}, lens::span<float>(raw(adv), n));
+    });
+    REQUIRE(!expected.empty());
+    REQUIRE(actual == expected);
+    for (float a : to_host(adv)) REQUIRE(a == -7.0f);
+  }
+
+  SECTION("host-side checks throw at once, with the CPU message") {
+    dvec<float> adv(4);
+    const lens::sequence_inputs<float> in{{raw(adv), 4}, {raw(adv), 4}, {nullptr, 0}};
+    const std::string expected = message_of([&] {
+      std::vector<float> s(4), out(4);
+      lens::cpu::compute_advantages(lens::sequence_inputs<float>{s, s, {}}, lens::fixed_groups{3}, lens::span<float>(out));
+    });
+    REQUIRE(!expected.empty());
+    REQUIRE(message_of([&] { lens::cuda::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(raw(adv), 4)); }) ==
+            expected);
+  }
+}
+
+TEST_CASE("cuda: the workspace is reused across calls of different sizes", "[cuda]") {
+  std::mt19937_64 rng(18);
+  lens::cuda::workspace ws;
+  for (std::size_t groups : {std::size_t(3), std::size_t(200), std::size_t(7)}) {
+    const batch b = lens_test::make_batch(rng, layout_kind::ids, groups, 8, 1, true);
+    const std::size_t n = b.num_samples;
+    device_batch<float> d(b);
+    const lens::sequence_inputs<float> in{{raw(d.scores), n}, {raw(d.logprob_sums), n}, {raw(d.lengths), n}};
+    dvec<float> adv(n);
+    lens::cuda::compute_lens_advantages_async(ws, in, lens::id_groups{{raw(d.ids), n}}, lens::span<float>(raw(adv), n), {},
+                                              true);
+    std::vector<float> cpu(n);
+    std::vector<lens::group_statistics> cpu_stats;
+    const auto cpu_summary = lens::compute_lens_advantages(lens::sequence_inputs<float>{b.scores, b.logprob_sums, b.lengths},
+                                                           lens::id_groups{b.ids}, lens::span<float>(cpu), {}, &cpu_stats);
+    require_same_summary(ws.summary(), cpu_summary);
+    require_same_statistics(ws.statistics(), cpu_stats);
+    REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+  }
+}
+
+TEST_CASE("cuda: the Thrust path on the CUDA system matches the CPU backend", "[cuda][thrust]") {
+  std::mt19937_64 rng(19);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    const batch b = lens_test::make_batch(rng, kind, 40, 8, 24, true);
+    const std::size_t n = b.num_samples, t = b.num_tokens;
+    device_batch<float> d(b);
+    lens::token_inputs<float> host;
+    host.num_samples = n;
+    host.num_tokens = t;
+    host.scores = b.scores.data();
+    host.logprobs = b.logprobs.data();
+    host.mask = b.mask.data();
+    std::vector<float> cpu(n), cpu_tokens(n * t);
+    with_layout(kind, b.group_size, b.offsets, b.ids, [&](const auto& layout) {
+      return lens::cpu::compute_advantages(host, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+    });
+    lens::token_inputs<float> in = host;
+    in.scores = raw(d.scores);
+    in.logprobs = raw(d.logprobs);
+    in.mask = raw(d.mask);
+    dvec<float> adv(n), tokens(n * t);
+    with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
+      return lens::cuda::thrust_path::compute_advantages(thrust::cuda::par, in, layout, lens::span<float>(raw(adv), n),
+                                                         lens::span<float>(raw(tokens), n * t));
+    });
+    REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+    REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+  }
+}
