@@ -135,13 +135,15 @@ def headline(cases):
         if r is not None:
             lines.append(f"| sequence {est.upper()}, shuffled ids, faster than LibTorch | N = 1048576, G = 16 "
                          f"| {fmt_ratio(r)} | >= 3x |")
-    for est in ["grpo", "lens"]:
-        pts = [(n, s) for n, s in scaling_series(cases, est, "ids", "lens") if 10**4 <= n <= 4 * 2**20]
-        if len(pts) >= 3:
-            slope = loglog_slope(pts)
-            per = [s / n * 1e9 for n, s in pts]
-            lines.append(f"| sequence {est.upper()}, shuffled ids, linear scaling | N = {pts[0][0]} .. {pts[-1][0]} "
-                         f"| slope {slope:.2f}; {min(per):.0f}..{max(per):.0f} ns/sample | slope 1 |")
+    for layout in ["ids", "fixed", "offsets"]:
+        for est in ["grpo", "lens"]:
+            pts = [(n, s) for n, s in scaling_series(cases, est, layout, "lens") if 10**4 <= n <= 4 * 2**20]
+            if len(pts) >= 3:
+                slope = loglog_slope(pts)
+                per = [s / n * 1e9 for n, s in pts]
+                lines.append(f"| sequence {est.upper()}, {layout} layout, linear scaling "
+                             f"| N = {pts[0][0]} .. {pts[-1][0]} "
+                             f"| log-log slope {slope:.2f}; {min(per):.0f} .. {max(per):.0f} ns/sample | slope 1 |")
     return "\n".join(lines)
 
 
