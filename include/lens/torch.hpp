@@ -1,7 +1,9 @@
 // lens/torch.hpp: the LibTorch adapter. Takes torch tensors in verl's layout,
 // checks each one once (dtype, device, shape, contiguity) with a message that
-// names the argument, then hands raw pointers to the CPU backend (or, when
-// built with LENS_TORCH_CUDA_BACKEND, the CUDA backend) without copying them.
+// names the argument, then hands raw pointers to the CPU backend, or for CUDA
+// tensors to the CUDA backend, without copying them. The CUDA path needs this
+// header compiled by nvcc with LENS_TORCH_CUDA_BACKEND defined (the CUDA
+// backend is nvcc-only); elsewhere CUDA tensors are rejected with a message.
 //
 //   auto out = lens::torch::compute_lens_advantages(token_level_rewards, response_mask,
 //                                                  index, old_log_probs);
@@ -23,8 +25,9 @@
 
 #if defined(LENS_TORCH_CUDA_BACKEND)
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
-#include "lens/cuda/advantages.hpp"
+#include "lens/cuda/advantages.cuh"
 #endif
 
 namespace lens {
@@ -40,8 +43,9 @@ inline constexpr bool has_cuda_backend = false;
 
 /// What the adapter returns: fresh tensors on the inputs' device.
 struct advantage_tensors {
-  at::Tensor advantages;        ///< [N], the rewards' dtype: one advantage per sample
-  at::Tensor token_advantages;  ///< [N, T], the rewards' dtype: advantages[i] * response_mask[i, t]
+  at::Tensor advantages;        ///< [N]: one advantage per sample
+  at::Tensor token_advantages;  ///< [N, T]: advantages[i] * response_mask[i, t]
+  // dtype: the rewards' on the CPU; float32 on CUDA (the CUDA backend writes float).
   batch_summary summary;        ///< negative groups, samples that carry gradient, ...
 };
 
@@ -146,50 +150,46 @@ inline std::int64_t validate(const at::Tensor& rewards, const at::Tensor& respon
   return t;
 }
 
+template <class T>
+struct type_tag {
+  using type = T;
+};
+
+/// Calls work(type_tag<Real>{}, type_tag<Mask>{}) with the C++ types of the
+/// rewards' and the mask's dtypes (validate() has accepted both).
+template <class Work>
+batch_summary with_types(const at::Tensor& rewards, const at::Tensor& response_mask, Work&& work) {
+  auto with_mask = [&](auto real) -> batch_summary {
+    switch (response_mask.scalar_type()) {
+      case at::kBool: return work(real, type_tag<bool>{});
+      case at::kByte: return work(real, type_tag<std::uint8_t>{});
+      case at::kInt: return work(real, type_tag<std::int32_t>{});
+      case at::kLong: return work(real, type_tag<std::int64_t>{});
+      case at::kFloat: return work(real, type_tag<float>{});
+      default: return work(real, type_tag<double>{});  // kDouble
+    }
+  };
+  if (rewards.scalar_type() == at::kDouble) return with_mask(type_tag<double>{});
+  return with_mask(type_tag<float>{});
+}
+
+/// The backend's view of the tensors: raw pointers, no copies.
 template <class Real, class Mask>
-batch_summary run_cpu(const at::Tensor& rewards, const at::Tensor& response_mask, const at::Tensor& group_index,
-                      const at::Tensor& old_log_probs, bool need_log_probs, const advantage_settings& settings,
-                      at::Tensor& advantages, at::Tensor& token_advantages,
-                      std::vector<group_statistics>* group_stats) {
-  const auto n = static_cast<std::size_t>(response_mask.size(0));
-  const auto t = static_cast<std::size_t>(response_mask.size(1));
+token_inputs<Real, Mask> token_view(const at::Tensor& rewards, const at::Tensor& response_mask,
+                                    const at::Tensor& old_log_probs, bool need_log_probs) {
   token_inputs<Real, Mask> inputs;
-  inputs.num_samples = n;
-  inputs.num_tokens = t;
+  inputs.num_samples = static_cast<std::size_t>(response_mask.size(0));
+  inputs.num_tokens = static_cast<std::size_t>(response_mask.size(1));
   if (rewards.dim() == 1) inputs.scores = rewards.data_ptr<Real>();
   else inputs.token_rewards = rewards.data_ptr<Real>();
   inputs.logprobs = need_log_probs ? old_log_probs.data_ptr<Real>() : nullptr;
   inputs.mask = response_mask.data_ptr<Mask>();
-  const id_groups groups{span<const std::int64_t>(group_index.data_ptr<std::int64_t>(), n)};
-  return cpu::compute_advantages(inputs, groups, span<Real>(advantages.data_ptr<Real>(), n),
-                                 span<Real>(token_advantages.data_ptr<Real>(), n * t), settings, group_stats);
+  return inputs;
 }
 
-template <class Real>
-batch_summary dispatch_mask(const at::Tensor& rewards, const at::Tensor& response_mask,
-                            const at::Tensor& group_index, const at::Tensor& old_log_probs, bool need_log_probs,
-                            const advantage_settings& settings, at::Tensor& advantages,
-                            at::Tensor& token_advantages, std::vector<group_statistics>* group_stats) {
-  switch (response_mask.scalar_type()) {
-    case at::kBool:
-      return run_cpu<Real, bool>(rewards, response_mask, group_index, old_log_probs, need_log_probs, settings,
-                                 advantages, token_advantages, group_stats);
-    case at::kByte:
-      return run_cpu<Real, std::uint8_t>(rewards, response_mask, group_index, old_log_probs, need_log_probs,
-                                         settings, advantages, token_advantages, group_stats);
-    case at::kInt:
-      return run_cpu<Real, std::int32_t>(rewards, response_mask, group_index, old_log_probs, need_log_probs,
-                                         settings, advantages, token_advantages, group_stats);
-    case at::kLong:
-      return run_cpu<Real, std::int64_t>(rewards, response_mask, group_index, old_log_probs, need_log_probs,
-                                         settings, advantages, token_advantages, group_stats);
-    case at::kFloat:
-      return run_cpu<Real, float>(rewards, response_mask, group_index, old_log_probs, need_log_probs, settings,
-                                  advantages, token_advantages, group_stats);
-    default:  // kDouble; validate() rejected every other dtype
-      return run_cpu<Real, double>(rewards, response_mask, group_index, old_log_probs, need_log_probs, settings,
-                                   advantages, token_advantages, group_stats);
-  }
+inline id_groups group_view(const at::Tensor& group_index) {
+  return id_groups{span<const std::int64_t>(group_index.data_ptr<std::int64_t>(),
+                                            static_cast<std::size_t>(group_index.numel()))};
 }
 
 }  // namespace detail
@@ -202,34 +202,43 @@ batch_summary dispatch_mask(const at::Tensor& rewards, const at::Tensor& respons
 /// - old_log_probs: [N, T], the rewards' dtype, log pi_old of the sampled
 ///   tokens; needed by LENS only (pass an undefined at::Tensor() otherwise).
 /// All on one device (CPU, or CUDA with the CUDA backend), contiguous. Inputs
-/// are read in place; the outputs are new tensors of the rewards' dtype on
-/// that device. Throws lens::invalid_argument, naming the argument, before
-/// anything is computed.
+/// are read in place; the outputs are new tensors on that device, of the
+/// rewards' dtype on the CPU and float32 on CUDA (on the current stream).
+/// Throws lens::invalid_argument, naming the argument, before anything is
+/// computed (on CUDA, values in device memory are checked by the kernels and
+/// reported when the call synchronises, before any output is written).
 inline advantage_tensors compute_advantages(const at::Tensor& token_level_rewards, const at::Tensor& response_mask,
                                             const at::Tensor& group_index, const at::Tensor& old_log_probs,
                                             const advantage_settings& settings,
                                             std::vector<group_statistics>* group_stats = nullptr) {
   const bool need_log_probs = settings.kind == estimator::lens;
   detail::validate(token_level_rewards, response_mask, group_index, old_log_probs, need_log_probs);
-  const auto options = token_level_rewards.options();
+  const std::int64_t n = response_mask.size(0), t = response_mask.size(1);
+  const bool on_cuda = token_level_rewards.device().is_cuda();
+  // The CUDA backend writes float; the CPU backend writes the rewards' dtype.
+  const auto options = on_cuda ? token_level_rewards.options().dtype(at::kFloat) : token_level_rewards.options();
   advantage_tensors out;
-  out.advantages = at::empty({response_mask.size(0)}, options);
-  out.token_advantages = at::empty({response_mask.size(0), response_mask.size(1)}, options);
+  out.advantages = at::empty({n}, options);
+  out.token_advantages = at::empty({n, t}, options);
+  out.summary = detail::with_types(token_level_rewards, response_mask, [&](auto real, auto mask) {
+    using Real = typename decltype(real)::type;
+    using Mask = typename decltype(mask)::type;
+    const auto inputs = detail::token_view<Real, Mask>(token_level_rewards, response_mask, old_log_probs, need_log_probs);
 #if defined(LENS_TORCH_CUDA_BACKEND)
-  if (token_level_rewards.device().is_cuda()) {
-    out.summary = detail::run_cuda(token_level_rewards, response_mask, group_index, old_log_probs, need_log_probs,
-                                   settings, out.advantages, out.token_advantages, group_stats);
-    return out;
-  }
+    if (on_cuda) {
+      const c10::cuda::CUDAGuard device_guard(token_level_rewards.device());
+      return lens::cuda::compute_advantages(inputs, detail::group_view(group_index),
+                                            span<float>(out.advantages.data_ptr<float>(), static_cast<std::size_t>(n)),
+                                            span<float>(out.token_advantages.data_ptr<float>(),
+                                                        static_cast<std::size_t>(n * t)),
+                                            settings, group_stats, at::cuda::getCurrentCUDAStream().stream());
+    }
 #endif
-  if (token_level_rewards.scalar_type() == at::kDouble)
-    out.summary = detail::dispatch_mask<double>(token_level_rewards, response_mask, group_index, old_log_probs,
-                                                need_log_probs, settings, out.advantages, out.token_advantages,
-                                                group_stats);
-  else
-    out.summary = detail::dispatch_mask<float>(token_level_rewards, response_mask, group_index, old_log_probs,
-                                               need_log_probs, settings, out.advantages, out.token_advantages,
-                                               group_stats);
+    return lens::cpu::compute_advantages(inputs, detail::group_view(group_index),
+                                         span<Real>(out.advantages.data_ptr<Real>(), static_cast<std::size_t>(n)),
+                                         span<Real>(out.token_advantages.data_ptr<Real>(), static_cast<std::size_t>(n * t)),
+                                         settings, group_stats);
+  });
   return out;
 }
 
