@@ -22,7 +22,8 @@ echo "run-example: configuring and building examples/math_rl in build-example/"
 cmake -S . -B build-example -DCMAKE_BUILD_TYPE=Release \
   -DLENS_BUILD_TESTS=OFF -DLENS_BUILD_BENCH=OFF -DLENS_BUILD_EXAMPLES=ON -DLENS_BUILD_FUZZERS=OFF \
   -DLENS_BUILD_OMP_THRUST=OFF -DLENS_WITH_TORCH=ON >/dev/null
-if ! cmake --build build-example --target help | grep -qw math_rl; then
+targets=$(cmake --build build-example --target help)
+if ! grep -qw math_rl <<<"$targets"; then
   echo "run-example: examples/math_rl is not configured: LibTorch, CLI11 or nlohmann_json is missing" \
        "(bash scripts/setup.sh installs them; for another LibTorch set CMAKE_PREFIX_PATH)" >&2
   exit 1
