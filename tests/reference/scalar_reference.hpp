@@ -129,7 +129,7 @@ inline reference_result compute(const std::vector<double>& scores, const std::ve
         else if (!s.normalize_by_std) a = x;
         else if (s.kind == lens::estimator::grpo_batch_std) a = x / (batch_std + s.epsilon);
         else a = x / (1.0 + s.epsilon);
-      } else if (*std::max_element(v.begin(), v.end()) == *std::min_element(v.begin(), v.end())) {
+      } else if (grp.zero_variance) {  // size >= 2 here; computed once above (O(G), not O(G^2))
         a = 0;
       } else if (s.kind == lens::estimator::rloo) {
         // s minus the mean of the others
