@@ -3,7 +3,9 @@
 // confidence summary, the shape, the moments of the shaped scores and the
 // transform, all with lens/core/group_math.hpp; then the per-sample
 // advantages, the broadcast A_i * mask_it from the mask bits, the group
-// statistics and the batch counters.
+// statistics and the batch counters. One exception to "untouched": a group
+// whose advantages overflow float (error_code::advantage_overflow, found only
+// here) leaves its own outputs untouched, but other groups' may be written.
 //  - fixed_warp_kernel: fixed groups of G <= 32, one warp per (group, row):
 //    lane j holds sample j; each warp recomputes its group's statistics (a few
 //    shuffles) so that every row of the broadcast is a separate warp;
@@ -91,13 +93,26 @@ __device__ __forceinline__ void broadcast_row(const group_pass_params& p, std::i
   float* out = p.token_advantages + row * t;
   const std::uint8_t* bits = p.bits + row * p.bits_row_bytes;
   if (p.packed_tokens) {
-    for (std::int64_t c = lane * 8; c < t; c += warp_threads * 8) {
-      const unsigned byte = bits[c / 8];
-      const float4 low = make_float4(byte & 1u ? a : 0.0f, byte & 2u ? a : 0.0f, byte & 4u ? a : 0.0f, byte & 8u ? a : 0.0f);
-      const float4 high =
-          make_float4(byte & 16u ? a : 0.0f, byte & 32u ? a : 0.0f, byte & 64u ? a : 0.0f, byte & 128u ? a : 0.0f);
-      __stcs(reinterpret_cast<float4*>(out + c), low);  // streaming: the output is not read again here
-      __stcs(reinterpret_cast<float4*>(out + c + 4), high);
+    // The mask bytes of a few steps are loaded before the stores (a byte
+    // pointer may alias the output, so the compiler would not hoist them).
+    constexpr int depth = 4;
+    constexpr std::int64_t stride = warp_threads * 8;
+    for (std::int64_t c0 = lane * 8; c0 < t; c0 += stride * depth) {
+      unsigned bytes[depth];
+#pragma unroll
+      for (int u = 0; u < depth; ++u) bytes[u] = c0 + u * stride < t ? bits[(c0 + u * stride) / 8] : 0u;
+#pragma unroll
+      for (int u = 0; u < depth; ++u) {
+        const std::int64_t c = c0 + u * stride;
+        if (c >= t) continue;
+        const unsigned byte = bytes[u];
+        const float4 low =
+            make_float4(byte & 1u ? a : 0.0f, byte & 2u ? a : 0.0f, byte & 4u ? a : 0.0f, byte & 8u ? a : 0.0f);
+        const float4 high =
+            make_float4(byte & 16u ? a : 0.0f, byte & 32u ? a : 0.0f, byte & 64u ? a : 0.0f, byte & 128u ? a : 0.0f);
+        __stcs(reinterpret_cast<float4*>(out + c), low);  // streaming: the output is not read again here
+        __stcs(reinterpret_cast<float4*>(out + c + 4), high);
+      }
     }
   } else {
     const std::uint32_t* words = reinterpret_cast<const std::uint32_t*>(bits);
@@ -120,11 +135,15 @@ __device__ __forceinline__ void flush_counters(block_counters* counters, cuda::d
   }
 }
 
-/// Fixed groups of G <= 32: work item (group g, slice s), one warp each.
-/// slices = G when token advantages are written (slice s broadcasts row s),
-/// 1 otherwise. Slice 0 writes the per-sample advantages, statistics, counters.
+/// Fixed groups of G <= 32: work item (group g, slice s), one warp each, lane
+/// j holding sample j. With token advantages, slice s broadcasts rows
+/// [s * rows_per_slice, (s + 1) * rows_per_slice) of the group (each slice
+/// recomputes the group's statistics: a few shuffles, cheaper than a second
+/// launch); without, slices == 1. Slice 0 writes the per-sample advantages,
+/// the statistics and the counters.
 template <int Unused = 0>
-__global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_params p, std::int64_t slices) {
+__global__ void __launch_bounds__(block_threads, 3)
+    fixed_warp_kernel(group_pass_params p, std::int64_t slices, std::int64_t rows_per_slice) {
   __shared__ block_counters counters;
   if (cuda::has_error(p.status)) return;  // uniform: the first pass has finished
   if (threadIdx.x == 0) counters = {0, 0, 0};
@@ -153,6 +172,11 @@ __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_pa
       continue;
     }
     const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
+    double reach = 0;
+    if (!cuda::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
+      if (slice == 0 && lane == 0) cuda::report_error(p.status, cuda::overflow_report(g, reach));
+      continue;  // this group's outputs stay untouched
+    }
     const float a = member ? static_cast<float>(core::advantage(transform, shaped)) : 0.0f;
     if (slice == 0) {
       if (member && p.advantages) p.advantages[i] = a;
@@ -165,8 +189,12 @@ __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_pa
       }
     }
     if (p.token_advantages) {
-      const float row_advantage = __shfl_sync(full_warp, a, static_cast<int>(slice));
-      broadcast_row(p, g * group_size + slice, row_advantage, lane);
+      const std::int64_t first = slice * rows_per_slice;
+      const std::int64_t last = first + rows_per_slice < group_size ? first + rows_per_slice : group_size;
+      for (std::int64_t j = first; j < last; ++j) {
+        const float row_advantage = __shfl_sync(full_warp, a, static_cast<int>(j));
+        broadcast_row(p, g * group_size + j, row_advantage, lane);
+      }
     }
   }
   flush_counters(&counters, p.status);
@@ -202,6 +230,11 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
       continue;
     }
     const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
+    double reach = 0;
+    if (!cuda::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
+      if (threadIdx.x == 0) cuda::report_error(p.status, cuda::overflow_report(p.groups.slot(g), reach));
+      continue;  // this group's outputs stay untouched
+    }
     unsigned long long nonzero = 0;
     for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const std::int64_t i = p.groups.member(k);

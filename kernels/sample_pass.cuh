@@ -31,10 +31,10 @@ struct merge_rows {
 /// pack<.., 8>. bits: [N x bits_row_bytes] mask bits (bit c % 8 of byte c / 8),
 /// or null when no token output is asked for.
 template <class Real, class Mask, bool Packed>
-__global__ void __launch_bounds__(block_threads)
+__global__ void __launch_bounds__(block_threads, 3)  // 3 blocks (24 warps) per SM: loads in flight hide latency
     token_rows_kernel(cuda::token_params<Real, Mask> p, advantage_settings settings, std::uint8_t* bits,
                       std::int64_t bits_row_bytes, cuda::sample_values* samples, cuda::device_status* status) {
-  constexpr int depth = 4;  // packs in flight per lane before the first is used
+  constexpr int depth = 2;  // packs in flight per lane before the first is used
   const int lane = threadIdx.x % warp_threads;
   const std::int64_t first_warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / warp_threads;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * blockDim.x / warp_threads;
@@ -61,19 +61,42 @@ __global__ void __launch_bounds__(block_threads)
         for (int u = 0; u < depth; ++u) {
           const std::int64_t c = c0 + u * stride;
           if (c >= t) continue;
+          // Bit j of each word flags element c + j; the rare bad element's
+          // column is found from the lowest set bit (keeps registers low).
           if (sum_rewards) {
+            unsigned bad = 0;
+            double sum = 0;
 #pragma unroll
-            for (int j = 0; j < 8; ++j) cuda::add_reward(row, c + j, cuda::to_double(rewards[u].v[j]));
+            for (int j = 0; j < 8; ++j) {
+              const double reward = cuda::to_double(rewards[u].v[j]);
+              sum += reward;
+              bad |= static_cast<unsigned>(!isfinite(reward)) << j;
+            }
+            row.reward_sum += sum;
+            if (bad) row.bad_reward = cuda::min_index(row.bad_reward, c + __ffs(bad) - 1);
           }
           if (!p.need_mask) continue;
-          unsigned byte = 0;
+          unsigned on = 0, bad_mask = 0, bad_logprob = 0;
+          double sum = 0;
 #pragma unroll
           for (int j = 0; j < 8; ++j) {
-            const bool on = cuda::add_mask(row, c + j, mask[u].v[j]);
-            byte |= static_cast<unsigned>(on) << j;
-            if (is_lens && on) cuda::add_logprob(row, c + j, cuda::to_double(logprobs[u].v[j]), p.logprob_limit);
+            const Mask m = mask[u].v[j];
+            const bool in_response = m != Mask(0);
+            on |= static_cast<unsigned>(in_response) << j;
+            bad_mask |= static_cast<unsigned>(!cuda::mask_is_binary(m)) << j;
+            if (is_lens) {
+              const double v = cuda::to_double(logprobs[u].v[j]);
+              bad_logprob |= static_cast<unsigned>(in_response && cuda::is_bad_logprob(v, p.logprob_limit)) << j;
+              sum += in_response ? cuda::clamped_logprob(v) : 0.0;
+            }
           }
-          if (bits) bits[r * bits_row_bytes + c / 8] = static_cast<std::uint8_t>(byte);
+          if (bad_mask) row.bad_mask = cuda::min_index(row.bad_mask, c + __ffs(bad_mask) - 1);
+          if (is_lens) {
+            row.length += __popc(on);
+            row.logprob_sum += sum;
+            if (bad_logprob) row.bad_logprob = cuda::min_index(row.bad_logprob, c + __ffs(bad_logprob) - 1);
+          }
+          if (bits) bits[r * bits_row_bytes + c / 8] = static_cast<std::uint8_t>(on);
         }
       }
     } else {

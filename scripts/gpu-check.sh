@@ -9,7 +9,7 @@
 # Builds with nvcc directly (no CMake, Google Benchmark or package manager
 # needed). Eigen (the CPU backend the tests compare with) and Catch2 come from
 # /usr/include or from .carry/include (cp -r /usr/include/eigen3
-# /usr/include/catch2 .carry/include/ on a machine that has them).
+# /usr/include/catch2 .carry/include/ on a machine that has them) or .carry/deps/include.
 #
 #   scripts/gpu-check.sh                 build, test, sanitize, benchmark
 #   scripts/gpu-check.sh --build-only    build only (e.g. ahead of time, to carry the binaries)
@@ -31,7 +31,7 @@ fi
 arch=${arch:-90}
 
 find_include() {  # first folder holding $1
-  for d in .carry/include /usr/include /usr/local/include; do
+  for d in .carry/include .carry/deps/include /usr/include /usr/local/include; do
     [[ -e "$d/$1" ]] && { echo "$d"; return; }
   done
 }

@@ -104,7 +104,7 @@ enum class layout_kind { fixed, offsets, ids };
 /// Token-level LENS: [N x T] logprobs + mask in, [N x T] token advantages and [N] advantages out.
 template <class Real>
 void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t, std::int64_t g, layout_kind kind,
-                  const lens::advantage_settings& settings = lens::presets::lens()) {
+                  const lens::advantage_settings& settings = lens::presets::lens(), bool breakdown = false) {
   Real* logprobs;
   std::uint8_t* mask;
   float *scores, *adv, *tokens;
@@ -163,6 +163,47 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
   if (kind == layout_kind::offsets) bytes += offsets.size() * 8.0;
   if (kind == layout_kind::ids) bytes += n * 8.0;
   rows.push_back({name, bytes, us, copy_us(clock, bytes)});
+  if (breakdown && kind == layout_kind::fixed) {
+    // Each pass alone, launched as the entry point launches it (packed path).
+    lens::cuda::workspace::call c;
+    c.num_samples = std::size_t(n);
+    c.num_groups = std::size_t(n / g);
+    lens::cuda::device_status* status = ws.begin_call(c);
+    lens::cuda::token_params<Real, std::uint8_t> p;
+    p.scores = typed_scores;
+    p.logprobs = logprobs;
+    p.mask = mask;
+    p.num_samples = n;
+    p.num_tokens = t;
+    p.need_mask = true;
+    p.logprob_limit = settings.logprob_tolerance;
+    const std::int64_t bits_row_bytes = 4 * ((t + 31) / 32);
+    std::uint8_t* bits = ws.bits(std::size_t(n * bits_row_bytes));
+    auto* samples = ws.samples<lens::cuda::sample_values>(std::size_t(n));
+    const double first_us = clock.median_us([&] {
+      lens::kernels::token_rows_kernel<Real, std::uint8_t, true>
+          <<<unsigned((n + 7) / 8), lens::kernels::block_threads>>>(p, settings, bits, bits_row_bytes, samples, status);
+    });
+    lens::kernels::group_pass_params gp;
+    gp.groups.layout = lens::kernels::layout_code::fixed;
+    gp.groups.group_size = g;
+    gp.groups.num_groups = n / g;
+    gp.samples = samples;
+    gp.settings = settings;
+    gp.advantages = adv;
+    gp.token_advantages = tokens;
+    gp.bits = bits;
+    gp.bits_row_bytes = bits_row_bytes;
+    gp.num_tokens = t;
+    gp.packed_tokens = true;
+    gp.status = status;
+    const double second_us =
+        clock.median_us([&] { lens::cuda::detail::run_group_pass(ws, gp, std::size_t(n), std::size_t(n / g)); });
+    const double first_bytes = double(n) * t * (sizeof(Real) + 1 + 0.125) + n * sizeof(Real);
+    const double second_bytes = double(n) * t * (4 + 0.125) + n * 4.0;
+    rows.push_back({"  first pass alone (checks, row sums)", first_bytes, first_us, copy_us(clock, first_bytes)});
+    rows.push_back({"  second pass alone (groups, broadcast)", second_bytes, second_us, copy_us(clock, second_bytes)});
+  }
   for (void* p : {(void*)logprobs, (void*)mask, (void*)scores, (void*)adv, (void*)tokens, (void*)d_offsets, (void*)d_ids,
                   (void*)typed_scores})
     cudaFree(p);
@@ -221,7 +262,8 @@ int main(int argc, char** argv) {
   bench_tokens<bf16>(clock, "typical step 512x4096 G=16 bf16 (GRPO)", 512, 4096, 16, layout_kind::fixed,
                      lens::presets::verl_grpo());
   const std::int64_t big_rows = quick ? 2048 : 16384;  // x 4096 = 64M tokens
-  bench_tokens<bf16>(clock, "64M tokens fixed G=16 bf16", big_rows, 4096, 16, layout_kind::fixed);
+  bench_tokens<bf16>(clock, "64M tokens fixed G=16 bf16", big_rows, 4096, 16, layout_kind::fixed, lens::presets::lens(),
+                     true);
   bench_tokens<float>(clock, "64M tokens fixed G=16 fp32", big_rows, 4096, 16, layout_kind::fixed);
   bench_tokens<bf16>(clock, "64M tokens fixed G=64 bf16 (block/group)", big_rows, 4096, 64, layout_kind::fixed);
   bench_tokens<bf16>(clock, "64M tokens ragged (offsets) bf16", big_rows, 4096, 16, layout_kind::offsets);

@@ -407,6 +407,35 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     for (float a : to_host(adv)) REQUIRE(a == -7.0f);
   }
 
+  SECTION("advantages beyond float: the CPU message; the overflowing group untouched") {
+    // Dr. GRPO on scores near 1e38: group 1's advantages reach 4e38 > FLT_MAX.
+    const std::vector<float> scores = {0, 1, 2, 3e38f, -3e38f, 3e38f, 5, 6, 7};
+    std::vector<float> cpu(9);
+    const std::string expected = message_of([&] {
+      lens::cpu::compute_advantages(lens::sequence_inputs<float>{scores, {}, {}}, lens::fixed_groups{3},
+                                    lens::span<float>(cpu), lens::presets::dr_grpo());
+    });
+    REQUIRE(expected.find("lens: groups[1] gives advantages beyond") == 0);
+    dvec<float> d_scores(scores.begin(), scores.end()), adv(9, -7.0f);
+    {  // fixed groups of 3: a warp per group
+      const lens::sequence_inputs<float> in{{raw(d_scores), 9}, {}, {}};
+      REQUIRE(message_of([&] {
+                lens::cuda::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(raw(adv), 9),
+                                               lens::presets::dr_grpo());
+              }) == expected);
+      const auto out = to_host(adv);
+      for (std::size_t i = 3; i < 6; ++i) REQUIRE(out[i] == -7.0f);
+    }
+    // The ragged path (a block per group) names the same group.
+    const std::vector<std::int64_t> offsets = {0, 3, 6, 9};
+    dvec<std::int64_t> d_offsets(offsets.begin(), offsets.end());
+    const lens::sequence_inputs<float> in{{raw(d_scores), 9}, {}, {}};
+    REQUIRE(message_of([&] {
+              lens::cuda::compute_advantages(in, lens::offset_groups{{raw(d_offsets), 4}}, lens::span<float>(raw(adv), 9),
+                                             lens::presets::dr_grpo());
+            }) == expected);
+  }
+
   SECTION("host-side checks throw at once, with the CPU message") {
     dvec<float> adv(4);
     const lens::sequence_inputs<float> in{{raw(adv), 4}, {raw(adv), 4}, {nullptr, 0}};

@@ -263,6 +263,23 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
   }
 }
 
+TEST_CASE("thrust OMP path: advantages beyond float are rejected as on the CPU", "[thrust][omp]") {
+  // Dr. GRPO on scores near 1e38: group 1's advantages reach 4e38 > FLT_MAX.
+  const std::vector<float> scores = {0, 1, 2, 3e38f, -3e38f, 3e38f, 5, 6, 7};
+  const lens::sequence_inputs<float> in{scores, {}, {}};
+  std::vector<float> cpu(9), omp(9, -7.0f);
+  const std::string expected = message_of([&] {
+    lens::cpu::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(cpu), lens::presets::dr_grpo());
+  });
+  const std::string actual = message_of([&] {
+    lens::cuda::thrust_path::compute_advantages(thrust::device, in, lens::fixed_groups{3}, lens::span<float>(omp),
+                                                lens::presets::dr_grpo());
+  });
+  REQUIRE(expected.find("lens: groups[1] gives advantages beyond") == 0);
+  REQUIRE(actual == expected);
+  for (float a : omp) REQUIRE(a == -7.0f);
+}
+
 TEST_CASE("thrust OMP path: empty batches and empty groups", "[thrust][omp]") {
   // offsets {0, 0, 2, 2, 3}: two empty groups (negative, as on the CPU).
   const std::vector<std::int64_t> offsets = {0, 0, 2, 2, 3};

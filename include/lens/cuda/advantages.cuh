@@ -23,7 +23,10 @@
 //     without a workspace: the CPU backend's signature plus a stream; they
 //     synchronise and throw like the CPU backend.
 // Outputs are written only by the second pass, which does nothing when the
-// first found a bad input: a rejected call leaves every output untouched.
+// first found a bad input: a rejected call leaves every output untouched. The
+// one exception: error_code::advantage_overflow (a group whose advantages are
+// beyond float, e.g. Dr. GRPO on scores near 1e38) is found by the second pass
+// itself; that group's outputs stay untouched, other groups' may be written.
 //
 // Kernel launches per call: token inputs or per-sample inputs with fixed
 // groups: 2 (plus one memset of the status); offsets: 3 (the offsets check);
@@ -265,9 +268,16 @@ inline void run_group_pass(workspace& ws, kernels::group_pass_params p, std::siz
       blocks_for(groups, 1, p.groups.device_num_groups ? std::int64_t(ws.multiprocessors()) * 16 : std::int64_t(1) << 20);
   auto launch = [&](const kernels::group_pass_params& params, bool tokens) {
     if (warp_groups) {
-      const std::int64_t slices = tokens ? p.groups.group_size : 1;
+      // With token output: about one wave of 32 warps per SM, each broadcasting
+      // rows_per_slice rows of its group after recomputing the group's statistics.
+      const std::int64_t group_size = p.groups.group_size;
+      const std::int64_t waves = std::int64_t(ws.multiprocessors()) * 32;
+      const std::int64_t rows_per_slice =
+          tokens ? std::min<std::int64_t>(group_size, std::max<std::int64_t>(1, (groups * group_size + waves - 1) / waves))
+                 : group_size;
+      const std::int64_t slices = (group_size + rows_per_slice - 1) / rows_per_slice;
       kernels::fixed_warp_kernel<><<<blocks_for(groups * slices, kernels::block_warps), kernels::block_threads, 0, stream>>>(
-          params, slices);
+          params, slices, rows_per_slice);
       check_launch("fixed_warp_kernel");
     } else {
       kernels::group_block_kernel<><<<block_grid, kernels::block_threads, 0, stream>>>(params);

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "lens/core/config.hpp"
@@ -30,6 +31,7 @@ enum class error_field : std::int32_t {
   logprob_sums,
   response_lengths,
   offsets,
+  groups,
 };
 
 /// Which detail text the CPU backend appends, and from which numbers.
@@ -43,6 +45,7 @@ enum class error_detail : std::int32_t {
   offsets_first,      // "offsets[0] must be 0"
   offsets_decrease,   // "decreases"
   offsets_last,       // "last offset v does not cover N = n"
+  largest_advantage,  // "largest |advantage| v" (%.3g)
 };
 
 /// One rejected input as the device saw it: enough to rebuild the CPU message.
@@ -154,6 +157,7 @@ inline const char* field_text(error_field field) {
     case error_field::logprob_sums: return "logprob_sums";
     case error_field::response_lengths: return "response_lengths";
     case error_field::offsets: return "groups.offsets";
+    case error_field::groups: return "groups";
   }
   return "input";
 }
@@ -174,6 +178,11 @@ inline std::string detail_text(const error_report& r) {
     case error_detail::offsets_last:
       return "last offset " + std::to_string(static_cast<std::int64_t>(r.value)) + " does not cover N = " +
              std::to_string(static_cast<std::int64_t>(r.count));
+    case error_detail::largest_advantage: {
+      char text[64];
+      std::snprintf(text, sizeof text, "largest |advantage| %.3g", r.value);
+      return text;
+    }
   }
   return {};
 }

@@ -155,12 +155,18 @@ LENS_HD bool add_mask(row_reduction& row, std::int64_t column, Mask m) {
   return m != Mask(0);
 }
 
-/// An unmasked log-probability: counted, checked, and summed as min(v, 0)
-/// (values within the tolerance above 0 read as 0, as on the CPU).
+/// An unmasked log-probability the CPU backend rejects: not finite, or above the limit.
+LENS_HD bool is_bad_logprob(double v, double limit) { return !isfinite(v) || v > limit; }
+
+/// What an accepted log-probability adds to the sum: min(v, 0) (values within
+/// the tolerance above 0 read as 0, as on the CPU).
+LENS_HD double clamped_logprob(double v) { return v < 0 ? v : 0.0; }
+
+/// An unmasked log-probability: counted, checked, and summed.
 LENS_HD void add_logprob(row_reduction& row, std::int64_t column, double v, double limit) {
   row.length += 1;
-  if (!isfinite(v) || v > limit) row.bad_logprob = min_index(row.bad_logprob, column);
-  row.logprob_sum += v < 0 ? v : 0.0;
+  if (is_bad_logprob(v, limit)) row.bad_logprob = min_index(row.bad_logprob, column);
+  row.logprob_sum += clamped_logprob(v);
 }
 
 /// Rank of row r's check number `step` (0..4): row-major, as the CPU backend
@@ -278,7 +284,31 @@ LENS_HD double shaped_of(const core::group_shape& shape, const sample_values& v)
   return core::shaped_score(shape, v.score, shape.calibrate ? v.log_confidence : 0.0);
 }
 
-LENS_HD bool zero_variance(const core::score_moments& m) { return m.count > 0 && m.max == m.min; }
+/// Two or more samples, all scores equal (a singleton is not counted), as on the CPU.
+LENS_HD bool zero_variance(const core::score_moments& m) { return m.count >= 2 && m.max == m.min; }
+
+/// The CPU backend's overflow rule (cpu::detail::check_advantages_fit) for
+/// float outputs: false when a group's largest |advantage| (from its extreme
+/// shaped scores) is not a finite float, its spread overflows double, or the
+/// batch std it divides by is not finite. *reach receives that |advantage|.
+LENS_HD bool advantages_fit(const core::score_moments& m, const core::group_transform& t,
+                            const advantage_settings& settings, double batch_std, double* reach) {
+  *reach = 0;
+  if (t.zero) return true;
+  const double high = fabs(m.max - t.centre), low = fabs(m.min - t.centre);
+  *reach = (high > low ? high : low) * t.scale;
+  const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
+  return *reach <= 3.4028234663852886e38 && isfinite(m.m2) && batch_ok;  // FLT_MAX
+}
+
+/// Ranked after every input check: group slot g (the group's position, order
+/// of first appearance for ids), as the CPU backend checks groups in order.
+LENS_HD error_report overflow_report(std::int64_t slot, double reach) {
+  error_report r = make_report((std::uint64_t(1) << 62) + static_cast<std::uint64_t>(slot), error_code::advantage_overflow,
+                               error_field::groups, slot, error_detail::largest_advantage);
+  r.value = reach;
+  return r;
+}
 
 /// One group's statistics, as the CPU backend fills them.
 LENS_HD group_statistics make_statistics(std::int64_t id, const core::confidence_summary& c, const core::group_shape& shape,

@@ -147,6 +147,21 @@ struct statistics_of {
   }
 };
 
+struct check_fit {
+  const core::group_shape* shapes;
+  const core::score_moments* moments;
+  const std::int64_t* stat_slot;  // null: the group's position
+  advantage_settings settings;
+  double batch_std;
+  device_status* status;
+  LENS_HD void operator()(std::int64_t g) const {
+    double reach = 0;
+    const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
+    if (!advantages_fit(moments[g], t, settings, batch_std, &reach))
+      report_error(status, overflow_report(stat_slot ? stat_slot[g] : g, reach));
+  }
+};
+
 struct is_nonzero {
   LENS_HD bool operator()(float a) const { return a != 0.0f; }
 };
@@ -231,7 +246,8 @@ const T* raw_or_null(const thrust::device_vector<T>& v) {
 template <class Policy, class Layout>
 batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std::size_t num_groups,
                          const thrust::device_vector<sample_values>& samples, float* per_sample,
-                         const advantage_settings& settings, std::vector<group_statistics>* group_stats) {
+                         const advantage_settings& settings, std::vector<group_statistics>* group_stats,
+                         thrust::device_vector<device_status>& status) {
   position_groups pg = make_groups(exec, layout, n, num_groups);
   const std::size_t groups = pg.num_groups;
   const std::int64_t* order = raw_or_null(pg.order);
@@ -262,6 +278,11 @@ batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std
     const core::score_moments all = thrust::reduce(exec, moments.begin(), moments.end(), core::score_moments{}, merge_moments{});
     batch_std = core::standard_deviation(all, settings.unbiased_std);
   }
+
+  // Advantages beyond float are rejected before any write, as on the CPU.
+  thrust::for_each(exec, first, first + static_cast<std::int64_t>(groups),
+                   check_fit{raw(shapes), raw(moments), raw_or_null(pg.stat_slot), settings, batch_std, raw(status)});
+  throw_if_rejected(status);
 
   // Step 3: advantages.
   thrust::for_each(exec, first, first + num,
@@ -326,7 +347,7 @@ batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inp
                    detail::check_sequence<Real>{p, settings, detail::raw(status), detail::raw(samples)});
   detail::check_offsets_on_device(exec, groups, n, sequence_offsets_rank(p.num_samples), detail::raw(status));
   detail::throw_if_rejected(status);
-  return detail::run_groups(exec, groups, n, num_groups, samples, advantages.data(), settings, group_stats);
+  return detail::run_groups(exec, groups, n, num_groups, samples, advantages.data(), settings, group_stats, status);
 }
 
 /// Token-level inputs [N x T]: advantages (size N, or empty) and
@@ -362,7 +383,7 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
     per_sample = detail::raw(scratch);
   }
   const batch_summary summary =
-      detail::run_groups(exec, groups, n, num_groups, samples, per_sample, settings, group_stats);
+      detail::run_groups(exec, groups, n, num_groups, samples, per_sample, settings, group_stats, status);
   if (!token_advantages.empty()) {
     thrust::for_each(exec, first, first + static_cast<std::int64_t>(n * t),
                      detail::broadcast_tokens<Mask>{p.mask, per_sample, p.num_tokens, token_advantages.data()});
