@@ -15,6 +15,7 @@
 #pragma once
 
 #include <thrust/binary_search.h>
+#include <thrust/copy.h>
 #include <thrust/count.h>
 #include <thrust/device_vector.h>
 #include <thrust/for_each.h>
@@ -179,7 +180,10 @@ T* raw(thrust::device_vector<T>& v) {
 
 /// Reads the status back and throws the CPU backend's message if a check failed.
 inline void throw_if_rejected(const thrust::device_vector<device_status>& status) {
-  const device_status host = status[0];
+  // thrust::copy, not status[0]: element access binds a null reference inside
+  // Thrust (UBSan reports it on the OpenMP system).
+  device_status host;
+  thrust::copy(status.begin(), status.end(), &host);
   throw_if_error(host);
 }
 
@@ -233,7 +237,9 @@ position_groups make_groups(Policy&& exec, const id_groups& layout, std::size_t 
   b.stat_slot = raw(pg.stat_slot);
   b.scratch = raw(scratch);
   group_by_id(exec, layout.ids.data(), static_cast<std::int64_t>(n), b);
-  pg.num_groups = static_cast<std::size_t>(static_cast<std::int64_t>(count[0]));
+  std::int64_t num_groups = 0;
+  thrust::copy(count.begin(), count.end(), &num_groups);
+  pg.num_groups = static_cast<std::size_t>(num_groups);
   return pg;
 }
 
