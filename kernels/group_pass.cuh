@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(block_threads, 3)
       if (lane == 0) {
         atomicAdd(&counters.nonzero, static_cast<unsigned long long>(nonzero));
         if (shape.negative) atomicAdd(&counters.negative, 1ull);
-        if (cuda::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
+        if (core::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
         if (p.statistics) p.statistics[g] = cuda::make_statistics(g, confidence, shape, moments, p.settings);
       }
     }
@@ -253,7 +253,7 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
     }
     if (threadIdx.x == 0) {
       if (shape.negative) counters.negative += 1;
-      if (cuda::zero_variance(moments)) counters.zero_variance += 1;
+      if (core::zero_variance(moments)) counters.zero_variance += 1;
       if (p.statistics) p.statistics[p.groups.slot(g)] = cuda::make_statistics(p.groups.id(g), confidence, shape, moments, p.settings);
     }
   }

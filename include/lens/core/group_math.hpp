@@ -240,5 +240,24 @@ LENS_HD double advantage(const group_transform& t, double shaped) {
   return t.zero ? 0.0 : (shaped - t.centre) * t.scale;
 }
 
+/// Two or more samples, all scores equal: advantages exactly 0. A singleton is
+/// not counted (its advantage follows settings.singleton).
+LENS_HD bool zero_variance(const score_moments& m) { return m.count >= 2 && m.max == m.min; }
+
+/// Whether a group's advantages are finite in an output type whose largest
+/// value is output_max: the largest |advantage| follows from the extreme shaped
+/// scores (min and max) and the transform, and is stored in *reach. A spread
+/// whose square overflows double (|score| beyond ~1e150) fails too, since the
+/// infinite std would silently scale advantages to 0, as does a non-finite batch std.
+LENS_HD bool advantages_fit(const score_moments& m, const group_transform& t, const advantage_settings& settings,
+                            double batch_std, double output_max, double* reach) {
+  *reach = 0;
+  if (t.zero) return true;
+  const double high = fabs(m.max - t.centre), low = fabs(m.min - t.centre);
+  *reach = (high > low ? high : low) * t.scale;
+  const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
+  return *reach <= output_max && isfinite(m.m2) && batch_ok;
+}
+
 }  // namespace core
 }  // namespace lens

@@ -61,7 +61,7 @@ inline double batch_standard_deviation(const std::vector<core::score_moments>& m
 inline void record_group(batch_summary& summary, std::vector<group_statistics>* statistics, std::size_t g,
                          std::int64_t id, std::int64_t num_correct, const core::score_moments& m,
                          const core::group_shape& shape, const advantage_settings& settings) {
-  const bool zero_variance = m.count >= 2 && m.max == m.min;  // a singleton is not counted
+  const bool zero_variance = core::zero_variance(m);
   summary.num_negative_groups += shape.negative;
   summary.num_zero_variance_groups += zero_variance;
   if (!statistics) return;
@@ -77,22 +77,16 @@ inline void record_group(batch_summary& summary, std::vector<group_statistics>* 
 }
 
 /// Rejects, before any output is written, a batch whose advantages would not be
-/// finite in Real: a group's largest |advantage| follows from its moments and
-/// transform (max and min are the extreme shaped scores). A spread whose square
-/// overflows double (|score| beyond ~1e150) is rejected too, since the std it
-/// gives is infinite and would silently scale advantages to 0. The index is the
-/// group's position (order of first appearance for ids), as in group_statistics.
+/// finite in Real (core::advantages_fit). The index is the group's position
+/// (order of first appearance for ids), as in group_statistics.
 template <class Real>
 void check_advantages_fit(const std::vector<core::score_moments>& moments, const std::vector<core::group_shape>& shapes,
                           const advantage_settings& settings, double batch_std) {
   const double largest = static_cast<double>(std::numeric_limits<Real>::max());
-  const bool batch_ok = settings.kind != estimator::grpo_batch_std || std::isfinite(batch_std);
   for (std::size_t g = 0; g < moments.size(); ++g) {
-    const core::score_moments& m = moments[g];
-    const core::group_transform t = core::make_transform(m, shapes[g], settings, batch_std);
-    if (t.zero) continue;
-    const double reach = std::max(std::abs(m.max - t.centre), std::abs(m.min - t.centre)) * t.scale;
-    if (!(reach <= largest) || !std::isfinite(m.m2) || !batch_ok) {
+    const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
+    double reach = 0;
+    if (!core::advantages_fit(moments[g], t, settings, batch_std, largest, &reach)) {
       char detail[64];
       std::snprintf(detail, sizeof detail, "largest |advantage| %.3g", reach);
       raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g), detail);

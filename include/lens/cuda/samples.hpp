@@ -284,21 +284,10 @@ LENS_HD double shaped_of(const core::group_shape& shape, const sample_values& v)
   return core::shaped_score(shape, v.score, shape.calibrate ? v.log_confidence : 0.0);
 }
 
-/// Two or more samples, all scores equal (a singleton is not counted), as on the CPU.
-LENS_HD bool zero_variance(const core::score_moments& m) { return m.count >= 2 && m.max == m.min; }
-
-/// The CPU backend's overflow rule (cpu::detail::check_advantages_fit) for
-/// float outputs: false when a group's largest |advantage| (from its extreme
-/// shaped scores) is not a finite float, its spread overflows double, or the
-/// batch std it divides by is not finite. *reach receives that |advantage|.
+/// The CPU backend's overflow rule (core::advantages_fit) for float outputs.
 LENS_HD bool advantages_fit(const core::score_moments& m, const core::group_transform& t,
                             const advantage_settings& settings, double batch_std, double* reach) {
-  *reach = 0;
-  if (t.zero) return true;
-  const double high = fabs(m.max - t.centre), low = fabs(m.min - t.centre);
-  *reach = (high > low ? high : low) * t.scale;
-  const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
-  return *reach <= 3.4028234663852886e38 && isfinite(m.m2) && batch_ok;  // FLT_MAX
+  return core::advantages_fit(m, t, settings, batch_std, 3.4028234663852886e38 /* FLT_MAX */, reach);
 }
 
 /// Ranked after every input check: group slot g (the group's position, order
@@ -321,7 +310,7 @@ LENS_HD group_statistics make_statistics(std::int64_t id, const core::confidence
   s.std = core::standard_deviation(m, settings.unbiased_std);
   s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
   s.negative = shape.negative;
-  s.zero_variance = zero_variance(m);
+  s.zero_variance = core::zero_variance(m);
   return s;
 }
 

@@ -170,7 +170,7 @@ struct is_negative {
   LENS_HD bool operator()(const core::group_shape& s) const { return s.negative; }
 };
 struct has_zero_variance {
-  LENS_HD bool operator()(const core::score_moments& m) const { return zero_variance(m); }
+  LENS_HD bool operator()(const core::score_moments& m) const { return core::zero_variance(m); }
 };
 
 template <class T>
