@@ -31,20 +31,13 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages, settings, group_stats);
 }
 
-namespace detail {
-inline advantage_settings with_kind(advantage_settings settings, estimator kind) {
-  settings.kind = kind;
-  return settings;
-}
-}  // namespace detail
-
 /// LENS advantages (settings.kind is set to estimator::lens; every other field
 /// is used as given, defaults as in LENS.md).
 template <class Real, class Layout>
 batch_summary compute_lens_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
                                       span<Real> advantages, const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr) {
-  return cpu::compute_advantages(inputs, groups, advantages, detail::with_kind(settings, estimator::lens), group_stats);
+  return cpu::compute_advantages(inputs, groups, advantages, with_estimator(settings, estimator::lens), group_stats);
 }
 
 template <class Real, class Mask, class Layout>
@@ -53,7 +46,7 @@ batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& inputs, co
                                       const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages,
-                                 detail::with_kind(settings, estimator::lens), group_stats);
+                                 with_estimator(settings, estimator::lens), group_stats);
 }
 
 /// GRPO advantages (settings.kind is set to estimator::grpo; defaults are
@@ -62,7 +55,7 @@ template <class Real, class Layout>
 batch_summary compute_grpo_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
                                       span<Real> advantages, const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr) {
-  return cpu::compute_advantages(inputs, groups, advantages, detail::with_kind(settings, estimator::grpo), group_stats);
+  return cpu::compute_advantages(inputs, groups, advantages, with_estimator(settings, estimator::grpo), group_stats);
 }
 
 template <class Real, class Mask, class Layout>
@@ -71,7 +64,7 @@ batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& inputs, co
                                       const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages,
-                                 detail::with_kind(settings, estimator::grpo), group_stats);
+                                 with_estimator(settings, estimator::grpo), group_stats);
 }
 
 }  // namespace lens

@@ -249,7 +249,7 @@ inline advantage_tensors compute_lens_advantages(const at::Tensor& token_level_r
                                                  const advantage_settings& settings = presets::lens(),
                                                  std::vector<group_statistics>* group_stats = nullptr) {
   return compute_advantages(token_level_rewards, response_mask, group_index, old_log_probs,
-                            lens::detail::with_kind(settings, estimator::lens), group_stats);
+                            lens::with_estimator(settings, estimator::lens), group_stats);
 }
 
 /// GRPO advantages (settings.kind is set to estimator::grpo; defaults are
@@ -259,7 +259,7 @@ inline advantage_tensors compute_grpo_advantages(const at::Tensor& token_level_r
                                                  const advantage_settings& settings = presets::verl_grpo(),
                                                  std::vector<group_statistics>* group_stats = nullptr) {
   return compute_advantages(token_level_rewards, response_mask, group_index, at::Tensor(),
-                            lens::detail::with_kind(settings, estimator::grpo), group_stats);
+                            lens::with_estimator(settings, estimator::grpo), group_stats);
 }
 
 }  // namespace torch

@@ -49,6 +49,13 @@ struct advantage_settings {
   double logprob_tolerance = 1e-4;  ///< log-probabilities up to this above 0 are accepted (and read as 0)
 };
 
+/// A copy of settings with the estimator replaced: what the named entry points
+/// (compute_lens_advantages, compute_grpo_advantages) of every backend run.
+inline advantage_settings with_estimator(advantage_settings settings, estimator kind) {
+  settings.kind = kind;
+  return settings;
+}
+
 /// Ready-made settings matching each anchor's defaults.
 namespace presets {
 inline advantage_settings lens() { return {}; }
