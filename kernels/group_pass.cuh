@@ -2,16 +2,20 @@
 // found no bad input (so outputs stay untouched otherwise). Per group: the
 // confidence summary, the shape, the moments of the shaped scores and the
 // transform, all with lens/core/group_math.hpp; then the per-sample
-// advantages, the broadcast A_i * mask_it from the mask bits, the group
-// statistics and the batch counters. One exception to "untouched": a group
-// whose advantages overflow float (error_code::advantage_overflow, found only
-// here) leaves its own outputs untouched, but other groups' may be written.
-//  - fixed_warp_kernel: fixed groups of G <= 32, one warp per (group, row):
-//    lane j holds sample j; each warp recomputes its group's statistics (a few
-//    shuffles) so that every row of the broadcast is a separate warp;
+// advantages (also kept in scratch for the broadcast), the group statistics
+// and the batch counters. Last, when token advantages are asked for, the
+// broadcast A_i * mask_it from the mask bits, a plain streaming kernel over
+// the whole [N x T] output. One exception to "untouched": a group whose
+// advantages overflow float (error_code::advantage_overflow, found only here)
+// leaves its own outputs untouched, but other groups' per-sample advantages
+// may be written (the broadcast then writes nothing).
+//  - fixed_warp_kernel: fixed groups of G <= 32, one warp per group, lane j
+//    holding sample j;
 //  - group_block_kernel: any layout (larger fixed groups, offsets, ids), one
-//    block per group, block-wide reductions, warps over the group's rows;
-//  - batch_std_kernel: the batch standard deviation of GRPO batch std, one block.
+//    block per group, block-wide reductions;
+//  - batch_std_kernel: the batch standard deviation of GRPO batch std, one block;
+//  - broadcast_kernel: a warp per 512 tokens of a row, full 128-byte lines per
+//    store instruction (16-byte stores when T % 4 == 0 and the output is aligned).
 // nvcc only.
 #pragma once
 
@@ -61,11 +65,7 @@ struct group_pass_params {
   const double* batch_std = nullptr;             ///< GRPO batch std only
   core::score_moments* moments_out = nullptr;    ///< set: only write each group's moments (for the batch std)
   float* advantages = nullptr;                   ///< [N] or null
-  float* token_advantages = nullptr;             ///< [N x T] or null
-  const std::uint8_t* bits = nullptr;            ///< mask bits from the first pass
-  std::int64_t bits_row_bytes = 0;
-  std::int64_t num_tokens = 0;                   ///< T
-  bool packed_tokens = false;                    ///< T % 8 == 0 and token_advantages 16-byte aligned
+  float* row_advantages = nullptr;               ///< [N] scratch for the broadcast, or null
   group_statistics* statistics = nullptr;        ///< [num_groups] or null
   cuda::device_status* status = nullptr;
 };
@@ -87,40 +87,6 @@ struct add_counts {
   __device__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a + b; }
 };
 
-/// A warp writes row `row` of the token advantages: a where the mask bit is set, 0 elsewhere.
-__device__ __forceinline__ void broadcast_row(const group_pass_params& p, std::int64_t row, float a, int lane) {
-  const std::int64_t t = p.num_tokens;
-  float* out = p.token_advantages + row * t;
-  const std::uint8_t* bits = p.bits + row * p.bits_row_bytes;
-  if (p.packed_tokens) {
-    // The mask bytes of a few steps are loaded before the stores (a byte
-    // pointer may alias the output, so the compiler would not hoist them).
-    constexpr int depth = 4;
-    constexpr std::int64_t stride = warp_threads * 8;
-    for (std::int64_t c0 = lane * 8; c0 < t; c0 += stride * depth) {
-      unsigned bytes[depth];
-#pragma unroll
-      for (int u = 0; u < depth; ++u) bytes[u] = c0 + u * stride < t ? bits[(c0 + u * stride) / 8] : 0u;
-#pragma unroll
-      for (int u = 0; u < depth; ++u) {
-        const std::int64_t c = c0 + u * stride;
-        if (c >= t) continue;
-        const unsigned byte = bytes[u];
-        const float4 low =
-            make_float4(byte & 1u ? a : 0.0f, byte & 2u ? a : 0.0f, byte & 4u ? a : 0.0f, byte & 8u ? a : 0.0f);
-        const float4 high =
-            make_float4(byte & 16u ? a : 0.0f, byte & 32u ? a : 0.0f, byte & 64u ? a : 0.0f, byte & 128u ? a : 0.0f);
-        __stcs(reinterpret_cast<float4*>(out + c), low);  // streaming: the output is not read again here
-        __stcs(reinterpret_cast<float4*>(out + c + 4), high);
-      }
-    }
-  } else {
-    const std::uint32_t* words = reinterpret_cast<const std::uint32_t*>(bits);
-    for (std::int64_t c = lane; c < t; c += warp_threads)
-      out[c] = (words[c / warp_threads] >> (c % warp_threads)) & 1u ? a : 0.0f;
-  }
-}
-
 /// Per-block batch counters, added to the device status once per block.
 struct block_counters {
   unsigned long long negative, zero_variance, nonzero;
@@ -135,15 +101,9 @@ __device__ __forceinline__ void flush_counters(block_counters* counters, cuda::d
   }
 }
 
-/// Fixed groups of G <= 32: work item (group g, slice s), one warp each, lane
-/// j holding sample j. With token advantages, slice s broadcasts rows
-/// [s * rows_per_slice, (s + 1) * rows_per_slice) of the group (each slice
-/// recomputes the group's statistics: a few shuffles, cheaper than a second
-/// launch); without, slices == 1. Slice 0 writes the per-sample advantages,
-/// the statistics and the counters.
+/// Fixed groups of G <= 32: a warp per group (grid-stride), lane j holding sample j.
 template <int Unused = 0>
-__global__ void __launch_bounds__(block_threads, 3)
-    fixed_warp_kernel(group_pass_params p, std::int64_t slices, std::int64_t rows_per_slice) {
+__global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_params p) {
   __shared__ block_counters counters;
   if (cuda::has_error(p.status)) return;  // uniform: the first pass has finished
   if (threadIdx.x == 0) counters = {0, 0, 0};
@@ -152,10 +112,8 @@ __global__ void __launch_bounds__(block_threads, 3)
   const std::int64_t first_warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / warp_threads;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * blockDim.x / warp_threads;
   const std::int64_t group_size = p.groups.group_size;
-  const std::int64_t items = p.groups.num_groups * slices;
   const double batch_std = p.batch_std ? *p.batch_std : 0.0;
-  for (std::int64_t item = first_warp; item < items; item += num_warps) {
-    const std::int64_t g = item / slices, slice = item % slices;
+  for (std::int64_t g = first_warp; g < p.groups.num_groups; g += num_warps) {
     const bool member = lane < group_size;
     const std::int64_t i = g * group_size + lane;
     const cuda::sample_values v = member ? p.samples[i] : cuda::sample_values{};
@@ -174,27 +132,18 @@ __global__ void __launch_bounds__(block_threads, 3)
     const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
     double reach = 0;
     if (!cuda::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
-      if (slice == 0 && lane == 0) cuda::report_error(p.status, cuda::overflow_report(g, reach));
+      if (lane == 0) cuda::report_error(p.status, cuda::overflow_report(g, reach));
       continue;  // this group's outputs stay untouched
     }
     const float a = member ? static_cast<float>(core::advantage(transform, shaped)) : 0.0f;
-    if (slice == 0) {
-      if (member && p.advantages) p.advantages[i] = a;
-      const unsigned nonzero = __popc(__ballot_sync(full_warp, member && a != 0.0f));
-      if (lane == 0) {
-        atomicAdd(&counters.nonzero, static_cast<unsigned long long>(nonzero));
-        if (shape.negative) atomicAdd(&counters.negative, 1ull);
-        if (core::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
-        if (p.statistics) p.statistics[g] = cuda::make_statistics(g, confidence, shape, moments, p.settings);
-      }
-    }
-    if (p.token_advantages) {
-      const std::int64_t first = slice * rows_per_slice;
-      const std::int64_t last = first + rows_per_slice < group_size ? first + rows_per_slice : group_size;
-      for (std::int64_t j = first; j < last; ++j) {
-        const float row_advantage = __shfl_sync(full_warp, a, static_cast<int>(j));
-        broadcast_row(p, g * group_size + j, row_advantage, lane);
-      }
+    if (member && p.advantages) p.advantages[i] = a;
+    if (member && p.row_advantages) p.row_advantages[i] = a;
+    const unsigned nonzero = __popc(__ballot_sync(full_warp, member && a != 0.0f));
+    if (lane == 0) {
+      atomicAdd(&counters.nonzero, static_cast<unsigned long long>(nonzero));
+      if (shape.negative) atomicAdd(&counters.negative, 1ull);
+      if (core::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
+      if (p.statistics) p.statistics[g] = cuda::make_statistics(g, confidence, shape, moments, p.settings);
     }
   }
   flush_counters(&counters, p.status);
@@ -209,7 +158,7 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
   if (cuda::has_error(p.status)) return;
   if (threadIdx.x == 0) counters = {0, 0, 0};
   __syncthreads();
-  const int lane = threadIdx.x % warp_threads, warp = threadIdx.x / warp_threads;
+  const int lane = threadIdx.x % warp_threads;
   const std::int64_t num_groups = p.groups.count();
   const double batch_std = p.batch_std ? *p.batch_std : 0.0;
   for (std::int64_t g = blockIdx.x; g < num_groups; g += gridDim.x) {
@@ -240,17 +189,11 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
       const std::int64_t i = p.groups.member(k);
       const float a = static_cast<float>(core::advantage(transform, cuda::shaped_of(shape, p.samples[i])));
       if (p.advantages) p.advantages[i] = a;
+      if (p.row_advantages) p.row_advantages[i] = a;
       nonzero += a != 0.0f;
     }
     nonzero = warp_reduce(nonzero, add_counts{});
     if (lane == 0 && nonzero) atomicAdd(&counters.nonzero, nonzero);
-    if (p.token_advantages) {
-      for (std::int64_t k = begin + warp; k < end; k += block_warps) {
-        const std::int64_t i = p.groups.member(k);
-        const float a = static_cast<float>(core::advantage(transform, cuda::shaped_of(shape, p.samples[i])));
-        broadcast_row(p, i, a, lane);
-      }
-    }
     if (threadIdx.x == 0) {
       if (shape.negative) counters.negative += 1;
       if (core::zero_variance(moments)) counters.zero_variance += 1;
@@ -272,6 +215,69 @@ __global__ void __launch_bounds__(block_threads)
   for (std::int64_t g = threadIdx.x; g < num_groups; g += blockDim.x) all = core::merge(all, moments[g]);
   all = block_reduce(all, merge_moments{}, &scratch);
   if (threadIdx.x == 0) *batch_std = core::standard_deviation(all, unbiased);
+}
+
+/// What the broadcast reads and writes.
+struct broadcast_params {
+  const float* row_advantages = nullptr;  ///< [N] from the group kernels
+  const std::uint8_t* bits = nullptr;     ///< mask bits from the first pass
+  std::int64_t bits_row_bytes = 0;
+  float* token_advantages = nullptr;      ///< [N x T]
+  std::int64_t num_rows = 0;              ///< N
+  std::int64_t num_tokens = 0;            ///< T
+  bool vector_stores = false;             ///< T % 4 == 0 and token_advantages 16-byte aligned
+  const cuda::device_status* status = nullptr;
+};
+
+/// Tokens a warp writes per work item: 4 store instructions of 128 floats.
+constexpr std::int64_t broadcast_segment = 4 * warp_threads * 4;
+
+/// token_advantages[r, c] = A_r where the mask bit is set, 0 elsewhere. Work
+/// item s (grid-stride) is row s / segments_per_row, tokens [c0, c0 + 512);
+/// lane l writes tokens c0 + 128 u + 4 l .. + 3 (u = 0..3) as one float4, so
+/// each store instruction covers 512 contiguous bytes (four full lines). The
+/// mask bytes of all four are loaded before the first store. Writes nothing
+/// when any error was reported (a bad input, or a group beyond float).
+template <int Unused = 0>
+__global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_params p) {
+  if (cuda::has_error(p.status)) return;  // uniform: the group pass has finished
+  const int lane = threadIdx.x % warp_threads;
+  const std::int64_t first_warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / warp_threads;
+  const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * blockDim.x / warp_threads;
+  const std::int64_t t = p.num_tokens;
+  const std::int64_t segments_per_row = (t + broadcast_segment - 1) / broadcast_segment;
+  const std::int64_t segments = p.num_rows * segments_per_row;
+  for (std::int64_t s = first_warp; s < segments; s += num_warps) {
+    const std::int64_t r = s / segments_per_row;
+    const std::int64_t c0 = (s - r * segments_per_row) * broadcast_segment;
+    const float a = p.row_advantages[r];
+    float* out = p.token_advantages + r * t;
+    const std::uint8_t* bits = p.bits + r * p.bits_row_bytes;
+    if (p.vector_stores) {
+      constexpr int steps = 4;
+      unsigned nibble[steps];
+#pragma unroll
+      for (int u = 0; u < steps; ++u) {
+        const std::int64_t c = c0 + u * (warp_threads * 4) + lane * 4;  // a multiple of 4
+        nibble[u] = c < t ? static_cast<unsigned>(bits[c / 8]) >> (c & 4) : 0u;
+      }
+#pragma unroll
+      for (int u = 0; u < steps; ++u) {
+        const std::int64_t c = c0 + u * (warp_threads * 4) + lane * 4;
+        if (c >= t) continue;  // T % 4 == 0: c < T means c + 3 < T
+        const unsigned n = nibble[u];
+        const float4 v = make_float4(n & 1u ? a : 0.0f, n & 2u ? a : 0.0f, n & 4u ? a : 0.0f, n & 8u ? a : 0.0f);
+        __stcs(reinterpret_cast<float4*>(out + c), v);  // streaming: the output is not read again here
+      }
+    } else {
+      constexpr int steps = static_cast<int>(broadcast_segment / warp_threads);
+#pragma unroll 4
+      for (int u = 0; u < steps; ++u) {
+        const std::int64_t c = c0 + u * warp_threads + lane;
+        if (c < t) out[c] = (bits[c / 8] >> (c % 8)) & 1u ? a : 0.0f;
+      }
+    }
+  }
 }
 
 }  // namespace kernels

@@ -181,8 +181,10 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     std::uint8_t* bits = ws.bits(std::size_t(n * bits_row_bytes));
     auto* samples = ws.samples<lens::cuda::sample_values>(std::size_t(n));
     const double first_us = clock.median_us([&] {
+      const int warps_per_row = lens::kernels::token_warps_per_row(t);
       lens::kernels::token_rows_kernel<Real, std::uint8_t, true>
-          <<<unsigned((n + 7) / 8), lens::kernels::block_threads>>>(p, settings, bits, bits_row_bytes, samples, status);
+          <<<lens::cuda::detail::blocks_for(n, lens::kernels::block_warps / warps_per_row), lens::kernels::block_threads>>>(
+              p, settings, bits, bits_row_bytes, samples, status, warps_per_row);
     });
     lens::kernels::group_pass_params gp;
     gp.groups.layout = lens::kernels::layout_code::fixed;
@@ -191,14 +193,21 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     gp.samples = samples;
     gp.settings = settings;
     gp.advantages = adv;
-    gp.token_advantages = tokens;
-    gp.bits = bits;
-    gp.bits_row_bytes = bits_row_bytes;
-    gp.num_tokens = t;
-    gp.packed_tokens = true;
+    gp.row_advantages = ws.row_advantages(std::size_t(n));
     gp.status = status;
-    const double second_us =
-        clock.median_us([&] { lens::cuda::detail::run_group_pass(ws, gp, std::size_t(n), std::size_t(n / g)); });
+    lens::kernels::broadcast_params bp;
+    bp.row_advantages = gp.row_advantages;
+    bp.bits = bits;
+    bp.bits_row_bytes = bits_row_bytes;
+    bp.token_advantages = tokens;
+    bp.num_rows = n;
+    bp.num_tokens = t;
+    bp.vector_stores = true;
+    bp.status = status;
+    const double second_us = clock.median_us([&] {
+      lens::cuda::detail::run_group_pass(ws, gp, std::size_t(n / g));
+      lens::cuda::detail::run_broadcast(ws, bp);
+    });
     const double first_bytes = double(n) * t * (sizeof(Real) + 1 + 0.125) + n * sizeof(Real);
     const double second_bytes = double(n) * t * (4 + 0.125) + n * 4.0;
     rows.push_back({"  first pass alone (checks, row sums)", first_bytes, first_us, copy_us(clock, first_bytes)});

@@ -283,6 +283,58 @@ TEST_CASE("cuda: extreme confidences match the CPU backend", "[cuda]") {
   }
 }
 
+TEST_CASE("cuda: long rows shared by several warps, odd widths, scattered masks, unaligned outputs", "[cuda]") {
+  // T = 4096 and 8200 / 16392: 2 and 4 warps per row, packed loads with a
+  // partial last round; 4100: scalar first pass, 16-byte broadcast; 4099:
+  // scalar throughout. The masks have holes (tokens switched off inside the
+  // response), so every bit position of the broadcast is checked.
+  std::mt19937_64 rng(21);
+  auto scatter = [&](batch& b) {
+    std::bernoulli_distribution off(0.3);
+    for (std::size_t i = 0; i < b.num_samples; ++i)
+      for (std::int64_t c = 1; c < b.lengths[i]; ++c)
+        if (off(rng)) b.mask[i * b.num_tokens + std::size_t(c)] = 0;
+  };
+  for (std::size_t t : {std::size_t(4096), std::size_t(4100), std::size_t(4099), std::size_t(8200), std::size_t(16392)}) {
+    for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged}) {
+      INFO("T " << t << ", layout " << name(kind));
+      batch b = lens_test::make_batch(rng, kind, 5, 5, t, true, t == 4096 ? -1e4 : -3.0);
+      scatter(b);
+      check_token_parity<float>(b, kind, lens::presets::lens(), false);
+      check_token_parity<__nv_bfloat16>(b, kind, lens::presets::lens(), false);
+      check_token_parity<float>(b, kind, lens::presets::verl_grpo(), true);
+    }
+  }
+  SECTION("token advantages at an address that is not 16-byte aligned") {
+    batch b = lens_test::make_batch(rng, layout_kind::fixed, 3, 4, 4096, true);
+    scatter(b);
+    const std::size_t n = b.num_samples, t = b.num_tokens;
+    lens::token_inputs<float> host;
+    host.num_samples = n;
+    host.num_tokens = t;
+    host.scores = b.scores.data();
+    host.logprobs = b.logprobs.data();
+    host.mask = b.mask.data();
+    std::vector<float> cpu(n), cpu_tokens(n * t);
+    lens::cpu::compute_advantages(host, lens::fixed_groups{4}, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+    device_batch<float> d(b);
+    lens::token_inputs<float> in;
+    in.num_samples = n;
+    in.num_tokens = t;
+    in.scores = raw(d.scores);
+    in.logprobs = raw(d.logprobs);
+    in.mask = raw(d.mask);
+    dvec<float> adv(n), tokens(n * t + 2, -7.0f);
+    lens::cuda::compute_advantages(in, lens::fixed_groups{4}, lens::span<float>(raw(adv), n),
+                                   lens::span<float>(raw(tokens) + 1, n * t));
+    const std::vector<float> all = to_host(tokens);
+    REQUIRE(all.front() == -7.0f);
+    REQUIRE(all.back() == -7.0f);
+    REQUIRE(lens_test::max_relative_error(std::vector<float>(all.begin() + 1, all.end() - 1), cpu_tokens) <= 1e-6);
+    REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+  }
+}
+
 TEST_CASE("cuda: large batches match the CPU backend", "[cuda][large]") {
   std::mt19937_64 rng(16);
   SECTION("1M responses, per-sample inputs, every layout") {

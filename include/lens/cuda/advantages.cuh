@@ -26,12 +26,14 @@
 // first found a bad input: a rejected call leaves every output untouched. The
 // one exception: error_code::advantage_overflow (a group whose advantages are
 // beyond float, e.g. Dr. GRPO on scores near 1e38) is found by the second pass
-// itself; that group's outputs stay untouched, other groups' may be written.
+// itself; that group's outputs stay untouched, other groups' per-sample
+// advantages may be written (token advantages are then not written at all).
 //
 // Kernel launches per call: token inputs or per-sample inputs with fixed
-// groups: 2 (plus one memset of the status); offsets: 3 (the offsets check);
-// ids: 2 plus the Thrust sort and scan; GRPO batch std: 2 more (the moments
-// and the batch standard deviation).
+// groups: 2 (plus one memset of the status), and one more for token
+// advantages (the broadcast); offsets: 1 more (the offsets check); ids: the
+// Thrust sort and scan besides; GRPO batch std: 2 more (the moments and the
+// batch standard deviation).
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -126,7 +128,8 @@ class workspace {
     check_cuda(cudaMemsetAsync(status_, 0, sizeof(device_status), stream_), "cudaMemsetAsync");
   }
   ~workspace() {
-    for (detail::device_buffer* b : {&status_buffer_, &samples_, &bits_, &moments_, &batch_std_, &statistics_, &ids_})
+    for (detail::device_buffer* b :
+         {&status_buffer_, &samples_, &bits_, &row_advantages_, &moments_, &batch_std_, &statistics_, &ids_})
       b->release(stream_);
   }
   workspace(const workspace&) = delete;
@@ -176,6 +179,7 @@ class workspace {
   template <class T>
   T* samples(std::size_t n) { return samples_.get<T>(n, stream_); }
   std::uint8_t* bits(std::size_t bytes) { return bits_.get<std::uint8_t>(bytes, stream_); }
+  float* row_advantages(std::size_t n) { return row_advantages_.get<float>(n, stream_); }
   core::score_moments* moments(std::size_t n) { return moments_.get<core::score_moments>(n, stream_); }
   double* batch_std() { return batch_std_.get<double>(1, stream_); }
   group_statistics* statistics_buffer(std::size_t n) { return statistics_.get<group_statistics>(n, stream_); }
@@ -203,7 +207,7 @@ class workspace {
   device_status* status_ = nullptr;
   call last_;
   int multiprocessors_ = 0;
-  detail::device_buffer status_buffer_, samples_, bits_, moments_, batch_std_, statistics_, ids_;
+  detail::device_buffer status_buffer_, samples_, bits_, row_advantages_, moments_, batch_std_, statistics_, ids_;
 };
 
 namespace detail {
@@ -259,25 +263,17 @@ inline kernels::segments prepare_groups(workspace& ws, const id_groups& layout, 
   return s;
 }
 
-/// Launches the second pass (and, for GRPO batch std, the moments and batch std first).
-inline void run_group_pass(workspace& ws, kernels::group_pass_params p, std::size_t n, std::size_t num_groups_bound) {
+/// Launches the second pass (and, for GRPO batch std, the moments and batch
+/// std first); p.row_advantages is set when a broadcast follows.
+inline void run_group_pass(workspace& ws, kernels::group_pass_params p, std::size_t num_groups_bound) {
   const cudaStream_t stream = ws.stream();
   const bool warp_groups = p.groups.layout == kernels::layout_code::fixed && p.groups.group_size <= kernels::warp_threads;
   const std::int64_t groups = static_cast<std::int64_t>(num_groups_bound);
   const unsigned block_grid =
       blocks_for(groups, 1, p.groups.device_num_groups ? std::int64_t(ws.multiprocessors()) * 16 : std::int64_t(1) << 20);
-  auto launch = [&](const kernels::group_pass_params& params, bool tokens) {
+  auto launch = [&](const kernels::group_pass_params& params) {
     if (warp_groups) {
-      // With token output: about one wave of 32 warps per SM, each broadcasting
-      // rows_per_slice rows of its group after recomputing the group's statistics.
-      const std::int64_t group_size = p.groups.group_size;
-      const std::int64_t waves = std::int64_t(ws.multiprocessors()) * 32;
-      const std::int64_t rows_per_slice =
-          tokens ? std::min<std::int64_t>(group_size, std::max<std::int64_t>(1, (groups * group_size + waves - 1) / waves))
-                 : group_size;
-      const std::int64_t slices = (group_size + rows_per_slice - 1) / rows_per_slice;
-      kernels::fixed_warp_kernel<><<<blocks_for(groups * slices, kernels::block_warps), kernels::block_threads, 0, stream>>>(
-          params, slices, rows_per_slice);
+      kernels::fixed_warp_kernel<><<<blocks_for(groups, kernels::block_warps), kernels::block_threads, 0, stream>>>(params);
       check_launch("fixed_warp_kernel");
     } else {
       kernels::group_block_kernel<><<<block_grid, kernels::block_threads, 0, stream>>>(params);
@@ -288,15 +284,24 @@ inline void run_group_pass(workspace& ws, kernels::group_pass_params p, std::siz
   if (p.settings.kind == estimator::grpo_batch_std) {
     kernels::group_pass_params moments = p;
     moments.moments_out = ws.moments(num_groups_bound);
-    launch(moments, false);
+    launch(moments);
     double* batch_std = ws.batch_std();
     kernels::batch_std_kernel<><<<1, kernels::block_threads, 0, stream>>>(moments.moments_out, p.groups,
                                                                           p.settings.unbiased_std, batch_std, p.status);
     check_launch("batch_std_kernel");
     p.batch_std = batch_std;
   }
-  (void)n;
-  launch(p, p.token_advantages != nullptr);
+  launch(p);
+}
+
+/// The token broadcast, after the group pass: about 16 blocks per SM, grid-stride.
+inline void run_broadcast(workspace& ws, const kernels::broadcast_params& b) {
+  const std::int64_t segments =
+      b.num_rows * ((b.num_tokens + kernels::broadcast_segment - 1) / kernels::broadcast_segment);
+  if (segments == 0) return;
+  kernels::broadcast_kernel<><<<blocks_for(segments, kernels::block_warps, std::int64_t(ws.multiprocessors()) * 16),
+                                kernels::block_threads, 0, ws.stream()>>>(b);
+  check_launch("broadcast_kernel");
 }
 
 template <class Layout>
@@ -341,7 +346,7 @@ void compute_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inpu
     g.statistics = ws.statistics_buffer(bound);
     ws.set_statistics(g.statistics);
   }
-  detail::run_group_pass(ws, g, n, bound);
+  detail::run_group_pass(ws, g, bound);
 }
 
 /// Token-level inputs on the device ([N x T], verl's layout): d_advantages
@@ -373,16 +378,18 @@ void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_i
   const std::int64_t bits_row_bytes = 4 * ((p.num_tokens + 31) / 32);
   std::uint8_t* bits = tokens_out ? ws.bits(n * static_cast<std::size_t>(bits_row_bytes)) : nullptr;
   sample_values* samples = ws.samples<sample_values>(n);
-  const bool packed = t % 8 == 0 && (!p.token_rewards || kernels::pack_aligned(p.token_rewards)) &&
+  const bool packed = t % 8 == 0 && t < (std::size_t(1) << 30) &&
+                      (!p.token_rewards || kernels::pack_aligned(p.token_rewards)) &&
                       (!p.need_mask || kernels::pack_aligned(p.mask)) && (!is_lens || kernels::pack_aligned(p.logprobs));
   if (n > 0) {
-    const unsigned grid = detail::blocks_for(p.num_samples, kernels::block_warps);
+    const int warps_per_row = kernels::token_warps_per_row(p.num_tokens);
+    const unsigned grid = detail::blocks_for(p.num_samples, kernels::block_warps / warps_per_row);
     if (packed) {
       kernels::token_rows_kernel<Real, Mask, true><<<grid, kernels::block_threads, 0, ws.stream()>>>(
-          p, settings, bits, bits_row_bytes, samples, status);
+          p, settings, bits, bits_row_bytes, samples, status, warps_per_row);
     } else {
       kernels::token_rows_kernel<Real, Mask, false><<<grid, kernels::block_threads, 0, ws.stream()>>>(
-          p, settings, bits, bits_row_bytes, samples, status);
+          p, settings, bits, bits_row_bytes, samples, status, warps_per_row);
     }
     detail::check_launch("token_rows_kernel");
   }
@@ -392,17 +399,26 @@ void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_i
   g.samples = samples;
   g.settings = settings;
   g.advantages = d_advantages.empty() ? nullptr : d_advantages.data();
-  g.token_advantages = tokens_out ? d_token_advantages.data() : nullptr;
-  g.bits = bits;
-  g.bits_row_bytes = bits_row_bytes;
-  g.num_tokens = p.num_tokens;
-  g.packed_tokens = t % 8 == 0 && kernels::pack_aligned(d_token_advantages.data());
+  g.row_advantages = tokens_out ? ws.row_advantages(n) : nullptr;
   g.status = status;
   if (with_statistics) {
     g.statistics = ws.statistics_buffer(bound);
     ws.set_statistics(g.statistics);
   }
-  detail::run_group_pass(ws, g, n, bound);
+  detail::run_group_pass(ws, g, bound);
+  if (tokens_out) {
+    kernels::broadcast_params b;
+    b.row_advantages = g.row_advantages;
+    b.bits = bits;
+    b.bits_row_bytes = bits_row_bytes;
+    b.token_advantages = d_token_advantages.data();
+    b.num_rows = p.num_samples;
+    b.num_tokens = p.num_tokens;
+    b.vector_stores =
+        t % 4 == 0 && reinterpret_cast<std::uintptr_t>(d_token_advantages.data()) % alignof(float4) == 0;
+    b.status = status;
+    detail::run_broadcast(ws, b);
+  }
 }
 
 // ------------------------------------------------------------------ the CPU backend's signatures
