@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cuda/batches.hpp"
+#include "cuda/compare.hpp"
 #include "lens/cuda/advantages.cuh"
 #include "lens/cuda/thrust_path.hpp"
 #include "lens/lens.hpp"
@@ -95,29 +96,6 @@ auto with_device_layout(layout_kind kind, std::size_t group_size, const dvec<std
   return fn(lens::id_groups{lens::span<const std::int64_t>(raw(ids), ids.size())});
 }
 
-void require_same_statistics(const std::vector<lens::group_statistics>& a, const std::vector<lens::group_statistics>& b) {
-  REQUIRE(a.size() == b.size());
-  for (std::size_t g = 0; g < a.size(); ++g) {
-    INFO("group " << g);
-    REQUIRE(a[g].group_id == b[g].group_id);
-    REQUIRE(a[g].size == b[g].size);
-    REQUIRE(a[g].num_correct == b[g].num_correct);
-    REQUIRE(a[g].negative == b[g].negative);
-    REQUIRE(a[g].zero_variance == b[g].zero_variance);
-    REQUIRE(a[g].mean == Approx(b[g].mean).margin(1e-12));
-    REQUIRE(a[g].std == Approx(b[g].std).margin(1e-12));
-    REQUIRE(a[g].difficulty == Approx(b[g].difficulty).margin(1e-300));
-  }
-}
-
-void require_same_summary(const lens::batch_summary& a, const lens::batch_summary& b) {
-  REQUIRE(a.num_samples == b.num_samples);
-  REQUIRE(a.num_groups == b.num_groups);
-  REQUIRE(a.num_negative_groups == b.num_negative_groups);
-  REQUIRE(a.num_zero_variance_groups == b.num_zero_variance_groups);
-  REQUIRE(a.num_nonzero_advantages == b.num_nonzero_advantages);
-}
-
 /// Token inputs: GPU (kernels) against CPU for one batch and settings.
 template <class Real>
 void check_token_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings, bool use_token_rewards,
@@ -158,8 +136,8 @@ void check_token_parity(const batch& b, layout_kind kind, const lens::advantage_
   });
   REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
   REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
-  require_same_summary(gpu_summary, cpu_summary);
-  if (statistics) require_same_statistics(gpu_stats, cpu_stats);
+  lens_test::require_same_summary(gpu_summary, cpu_summary);
+  if (statistics) lens_test::require_same_statistics(gpu_stats, cpu_stats);
 }
 
 void check_sequence_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings) {
@@ -177,8 +155,8 @@ void check_sequence_parity(const batch& b, layout_kind kind, const lens::advanta
     return lens::cuda::compute_advantages(in, layout, lens::span<float>(raw(adv), n), settings, &gpu_stats);
   });
   REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
-  require_same_summary(gpu_summary, cpu_summary);
-  require_same_statistics(gpu_stats, cpu_stats);
+  lens_test::require_same_summary(gpu_summary, cpu_summary);
+  lens_test::require_same_statistics(gpu_stats, cpu_stats);
 }
 
 std::string message_of(const std::function<void()>& call) {
@@ -516,8 +494,8 @@ TEST_CASE("cuda: the workspace is reused across calls of different sizes", "[cud
     std::vector<lens::group_statistics> cpu_stats;
     const auto cpu_summary = lens::compute_lens_advantages(lens::sequence_inputs<float>{b.scores, b.logprob_sums, b.lengths},
                                                            lens::id_groups{b.ids}, lens::span<float>(cpu), {}, &cpu_stats);
-    require_same_summary(ws.summary(), cpu_summary);
-    require_same_statistics(ws.statistics(), cpu_stats);
+    lens_test::require_same_summary(ws.summary(), cpu_summary);
+    lens_test::require_same_statistics(ws.statistics(), cpu_stats);
     REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
   }
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda/batches.hpp"
+#include "cuda/compare.hpp"
 #include <thrust/execution_policy.h>
 
 #include "lens/cuda/thrust_path.hpp"
@@ -35,29 +36,6 @@ const char* name(layout_kind kind) {
   return kind == layout_kind::fixed ? "fixed" : kind == layout_kind::ragged ? "ragged" : "ids";
 }
 
-void require_same_statistics(const std::vector<lens::group_statistics>& a, const std::vector<lens::group_statistics>& b) {
-  REQUIRE(a.size() == b.size());
-  for (std::size_t g = 0; g < a.size(); ++g) {
-    INFO("group " << g);
-    REQUIRE(a[g].group_id == b[g].group_id);
-    REQUIRE(a[g].size == b[g].size);
-    REQUIRE(a[g].num_correct == b[g].num_correct);
-    REQUIRE(a[g].negative == b[g].negative);
-    REQUIRE(a[g].zero_variance == b[g].zero_variance);
-    REQUIRE(a[g].mean == Approx(b[g].mean).margin(1e-12));
-    REQUIRE(a[g].std == Approx(b[g].std).margin(1e-12));
-    REQUIRE(a[g].difficulty == Approx(b[g].difficulty).margin(1e-300));
-  }
-}
-
-void require_same_summary(const lens::batch_summary& a, const lens::batch_summary& b) {
-  REQUIRE(a.num_samples == b.num_samples);
-  REQUIRE(a.num_groups == b.num_groups);
-  REQUIRE(a.num_negative_groups == b.num_negative_groups);
-  REQUIRE(a.num_zero_variance_groups == b.num_zero_variance_groups);
-  REQUIRE(a.num_nonzero_advantages == b.num_nonzero_advantages);
-}
-
 }  // namespace
 
 TEST_CASE("thrust OMP path: sequence inputs match the CPU backend and the scalar reference", "[thrust][omp]") {
@@ -79,8 +57,8 @@ TEST_CASE("thrust OMP path: sequence inputs match the CPU backend and the scalar
                                                              &omp_stats);
         });
         REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
-        require_same_summary(omp_summary, cpu_summary);
-        require_same_statistics(omp_stats, cpu_stats);
+        lens_test::require_same_summary(omp_summary, cpu_summary);
+        lens_test::require_same_statistics(omp_stats, cpu_stats);
         REQUIRE(cpu_summary.num_nonzero_advantages > 0);
 
         // The independent oracle, in double.
@@ -125,8 +103,8 @@ TEST_CASE("thrust OMP path: token inputs match the CPU backend", "[thrust][omp]"
           });
           REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
           REQUIRE(lens_test::max_relative_error(omp_tokens, cpu_tokens) <= 1e-6);
-          require_same_summary(omp_summary, cpu_summary);
-          require_same_statistics(omp_stats, cpu_stats);
+          lens_test::require_same_summary(omp_summary, cpu_summary);
+          lens_test::require_same_statistics(omp_stats, cpu_stats);
         }
       }
     }
@@ -292,8 +270,8 @@ TEST_CASE("thrust OMP path: empty batches and empty groups", "[thrust][omp]") {
   const auto a = lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), {}, &cpu_stats);
   const auto b = lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), {}, &omp_stats);
   REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
-  require_same_summary(b, a);
-  require_same_statistics(omp_stats, cpu_stats);
+  lens_test::require_same_summary(b, a);
+  lens_test::require_same_statistics(omp_stats, cpu_stats);
   REQUIRE(b.num_negative_groups == 3);
 
   const lens::sequence_inputs<float> none{};

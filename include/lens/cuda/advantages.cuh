@@ -449,12 +449,6 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& d_inputs, const
   return summary;
 }
 
-namespace detail {
-inline advantage_settings with_kind(advantage_settings settings, estimator kind) {
-  settings.kind = kind;
-  return settings;
-}
-}  // namespace detail
 
 /// LENS (settings.kind set to estimator::lens). Synchronises.
 template <class Real, class Layout>
@@ -462,7 +456,7 @@ batch_summary compute_lens_advantages(const sequence_inputs<Real>& d_inputs, con
                                       span<float> d_advantages, const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr,
                                       cudaStream_t stream = nullptr) {
-  return compute_advantages(d_inputs, d_groups, d_advantages, detail::with_kind(settings, estimator::lens), group_stats,
+  return compute_advantages(d_inputs, d_groups, d_advantages, lens::with_estimator(settings, estimator::lens), group_stats,
                             stream);
 }
 
@@ -473,7 +467,7 @@ batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& d_inputs, 
                                       std::vector<group_statistics>* group_stats = nullptr,
                                       cudaStream_t stream = nullptr) {
   return compute_advantages(d_inputs, d_groups, d_advantages, d_token_advantages,
-                            detail::with_kind(settings, estimator::lens), group_stats, stream);
+                            lens::with_estimator(settings, estimator::lens), group_stats, stream);
 }
 
 /// GRPO (settings.kind set to estimator::grpo; verl's defaults). Synchronises.
@@ -482,7 +476,7 @@ batch_summary compute_grpo_advantages(const sequence_inputs<Real>& d_inputs, con
                                       span<float> d_advantages, const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr,
                                       cudaStream_t stream = nullptr) {
-  return compute_advantages(d_inputs, d_groups, d_advantages, detail::with_kind(settings, estimator::grpo), group_stats,
+  return compute_advantages(d_inputs, d_groups, d_advantages, lens::with_estimator(settings, estimator::grpo), group_stats,
                             stream);
 }
 
@@ -493,7 +487,7 @@ batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& d_inputs, 
                                       std::vector<group_statistics>* group_stats = nullptr,
                                       cudaStream_t stream = nullptr) {
   return compute_advantages(d_inputs, d_groups, d_advantages, d_token_advantages,
-                            detail::with_kind(settings, estimator::grpo), group_stats, stream);
+                            lens::with_estimator(settings, estimator::grpo), group_stats, stream);
 }
 
 /// Asynchronous LENS and GRPO with a workspace (settings.kind is set).
@@ -501,7 +495,7 @@ template <class Real, class Layout>
 void compute_lens_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inputs, const Layout& d_groups,
                                    span<float> d_advantages, const advantage_settings& settings = {},
                                    bool with_statistics = false) {
-  compute_advantages_async(ws, d_inputs, d_groups, d_advantages, detail::with_kind(settings, estimator::lens),
+  compute_advantages_async(ws, d_inputs, d_groups, d_advantages, lens::with_estimator(settings, estimator::lens),
                            with_statistics);
 }
 
@@ -510,14 +504,14 @@ void compute_lens_advantages_async(workspace& ws, const token_inputs<Real, Mask>
                                    span<float> d_advantages, span<float> d_token_advantages,
                                    const advantage_settings& settings = {}, bool with_statistics = false) {
   compute_advantages_async(ws, d_inputs, d_groups, d_advantages, d_token_advantages,
-                           detail::with_kind(settings, estimator::lens), with_statistics);
+                           lens::with_estimator(settings, estimator::lens), with_statistics);
 }
 
 template <class Real, class Layout>
 void compute_grpo_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inputs, const Layout& d_groups,
                                    span<float> d_advantages, const advantage_settings& settings = presets::verl_grpo(),
                                    bool with_statistics = false) {
-  compute_advantages_async(ws, d_inputs, d_groups, d_advantages, detail::with_kind(settings, estimator::grpo),
+  compute_advantages_async(ws, d_inputs, d_groups, d_advantages, lens::with_estimator(settings, estimator::grpo),
                            with_statistics);
 }
 
@@ -527,7 +521,7 @@ void compute_grpo_advantages_async(workspace& ws, const token_inputs<Real, Mask>
                                    const advantage_settings& settings = presets::verl_grpo(),
                                    bool with_statistics = false) {
   compute_advantages_async(ws, d_inputs, d_groups, d_advantages, d_token_advantages,
-                           detail::with_kind(settings, estimator::grpo), with_statistics);
+                           lens::with_estimator(settings, estimator::grpo), with_statistics);
 }
 
 }  // namespace cuda
