@@ -37,6 +37,40 @@ inline void check_size(const char* field, std::size_t actual, std::size_t expect
           "has " + std::to_string(actual) + " elements, expected " + std::to_string(expected));
 }
 
+/// Sizes and null pointers of per-sample inputs and their output, checked by
+/// every backend before any value (values are checked where they live).
+template <class Real, class Out>
+void validate_sequence_shapes(const sequence_inputs<Real>& in, const advantage_settings& settings,
+                              span<Out> advantages) {
+  const std::size_t n = in.scores.size();
+  check_size("advantages", advantages.size(), n);
+  if (n > 0 && in.scores.data() == nullptr) raise(error_code::size_mismatch, "scores", -1, "is null");
+  if (settings.kind != estimator::lens) return;
+  check_size("logprob_sums", in.logprob_sums.size(), n);
+  check_size("response_lengths", in.response_lengths.size(), n);
+  if (n > 0 && (in.logprob_sums.data() == nullptr || in.response_lengths.data() == nullptr))
+    raise(error_code::size_mismatch, "logprob_sums / response_lengths", -1, "is null");
+}
+
+/// Sizes and null pointers of token-level inputs and their outputs (either
+/// output may be empty: not wanted).
+template <class Real, class Mask, class Out>
+void validate_token_shapes(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
+                           span<Out> advantages, span<Out> token_advantages) {
+  const std::size_t n = in.num_samples, t = in.num_tokens;
+  if (!advantages.empty()) check_size("advantages", advantages.size(), n);
+  if (!token_advantages.empty()) check_size("token_advantages", token_advantages.size(), n * t);
+  if (n == 0) return;
+  if ((in.scores == nullptr) == (in.token_rewards == nullptr))
+    raise(error_code::size_mismatch, "scores / token_rewards", -1, "give exactly one of the two");
+  if (in.token_rewards && t == 0) raise(error_code::size_mismatch, "token_rewards", -1, "needs num_tokens >= 1");
+  const bool is_lens = settings.kind == estimator::lens;
+  if ((is_lens || !token_advantages.empty()) && in.mask == nullptr)
+    raise(error_code::size_mismatch, "mask", -1, "is null but LENS or token_advantages needs it");
+  if (is_lens && in.logprobs == nullptr) raise(error_code::size_mismatch, "logprobs", -1, "is null but LENS needs it");
+  if (is_lens && t == 0) raise(error_code::empty_response, "mask", 0, "num_tokens is 0");
+}
+
 /// Fixed groups: G >= 1 and G divides N. Returns the number of groups.
 inline std::size_t validate_layout(const fixed_groups& layout, std::size_t num_samples) {
   if (layout.group_size == 0 || num_samples % layout.group_size != 0)

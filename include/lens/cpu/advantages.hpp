@@ -30,11 +30,11 @@ namespace lens {
 namespace cpu {
 namespace detail {
 
+/// The values of per-sample inputs (their shapes passed core::validate_sequence_shapes).
 template <class Real>
 void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_settings& settings) {
   const std::size_t n = in.scores.size();
   const bool is_lens = settings.kind == estimator::lens;
-  if (n > 0 && in.scores.data() == nullptr) raise(error_code::size_mismatch, "scores", -1, "is null");
   for (std::size_t i = 0; i < n; ++i) {
     const double r = static_cast<double>(in.scores[i]);
     if (!std::isfinite(r)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
@@ -42,10 +42,6 @@ void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_s
       raise(error_code::reward_out_of_range, "scores", static_cast<std::int64_t>(i), "value " + std::to_string(r));
   }
   if (!is_lens) return;
-  core::check_size("logprob_sums", in.logprob_sums.size(), n);
-  core::check_size("response_lengths", in.response_lengths.size(), n);
-  if (n > 0 && (in.logprob_sums.data() == nullptr || in.response_lengths.data() == nullptr))
-    raise(error_code::size_mismatch, "logprob_sums / response_lengths", -1, "is null");
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t length = in.response_lengths[i];
     if (length < 0) raise(error_code::bad_length, "response_lengths", static_cast<std::int64_t>(i));
@@ -137,24 +133,6 @@ reduced_rows reduce_rows(const token_inputs<Real, Mask>& in, const advantage_set
   return rows;
 }
 
-template <class Real, class Mask>
-void validate_token_shapes(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
-                           span<Real> advantages, span<Real> token_advantages) {
-  const std::size_t n = in.num_samples, t = in.num_tokens;
-  if (!advantages.empty()) core::check_size("advantages", advantages.size(), n);
-  if (!token_advantages.empty()) core::check_size("token_advantages", token_advantages.size(), n * t);
-  if (n == 0) return;
-  if ((in.scores == nullptr) == (in.token_rewards == nullptr))
-    raise(error_code::size_mismatch, "scores / token_rewards", -1, "give exactly one of the two");
-  if (in.token_rewards && t == 0)
-    raise(error_code::size_mismatch, "token_rewards", -1, "needs num_tokens >= 1");
-  const bool is_lens = settings.kind == estimator::lens;
-  if ((is_lens || !token_advantages.empty()) && in.mask == nullptr)
-    raise(error_code::size_mismatch, "mask", -1, "is null but LENS or token_advantages needs it");
-  if (is_lens && in.logprobs == nullptr) raise(error_code::size_mismatch, "logprobs", -1, "is null but LENS needs it");
-  if (is_lens && t == 0) raise(error_code::empty_response, "mask", 0, "num_tokens is 0");
-}
-
 }  // namespace detail
 
 /// Advantages from per-sample inputs: one advantage per sample into
@@ -166,7 +144,7 @@ batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layo
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::validate_settings(settings);
   const std::size_t n = inputs.scores.size();
-  core::check_size("advantages", advantages.size(), n);
+  core::validate_sequence_shapes(inputs, settings, advantages);
   detail::validate_sequence_inputs(inputs, settings);
   return detail::with_segments(groups, n, [&](const auto& segments) {
     const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
@@ -184,7 +162,7 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::validate_settings(settings);
-  detail::validate_token_shapes(inputs, settings, advantages, token_advantages);
+  core::validate_token_shapes(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const bool need_mask = settings.kind == estimator::lens || !token_advantages.empty();
   const detail::reduced_rows rows = detail::reduce_rows(inputs, settings, need_mask && n > 0);

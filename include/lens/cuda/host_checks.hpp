@@ -19,32 +19,14 @@ namespace detail {
 template <class Real, class Out>
 void check_sequence_shapes(const sequence_inputs<Real>& in, const advantage_settings& settings, span<Out> advantages) {
   core::validate_settings(settings);
-  const std::size_t n = in.scores.size();
-  core::check_size("advantages", advantages.size(), n);
-  if (n > 0 && in.scores.data() == nullptr) raise(error_code::size_mismatch, "scores", -1, "is null");
-  if (settings.kind != estimator::lens) return;
-  core::check_size("logprob_sums", in.logprob_sums.size(), n);
-  core::check_size("response_lengths", in.response_lengths.size(), n);
-  if (n > 0 && (in.logprob_sums.data() == nullptr || in.response_lengths.data() == nullptr))
-    raise(error_code::size_mismatch, "logprob_sums / response_lengths", -1, "is null");
+  core::validate_sequence_shapes(in, settings, advantages);
 }
 
 template <class Real, class Mask, class Out>
 void check_token_shapes(const token_inputs<Real, Mask>& in, const advantage_settings& settings, span<Out> advantages,
                         span<Out> token_advantages) {
   core::validate_settings(settings);
-  const std::size_t n = in.num_samples, t = in.num_tokens;
-  if (!advantages.empty()) core::check_size("advantages", advantages.size(), n);
-  if (!token_advantages.empty()) core::check_size("token_advantages", token_advantages.size(), n * t);
-  if (n == 0) return;
-  if ((in.scores == nullptr) == (in.token_rewards == nullptr))
-    raise(error_code::size_mismatch, "scores / token_rewards", -1, "give exactly one of the two");
-  if (in.token_rewards && t == 0) raise(error_code::size_mismatch, "token_rewards", -1, "needs num_tokens >= 1");
-  const bool is_lens = settings.kind == estimator::lens;
-  if ((is_lens || !token_advantages.empty()) && in.mask == nullptr)
-    raise(error_code::size_mismatch, "mask", -1, "is null but LENS or token_advantages needs it");
-  if (is_lens && in.logprobs == nullptr) raise(error_code::size_mismatch, "logprobs", -1, "is null but LENS needs it");
-  if (is_lens && t == 0) raise(error_code::empty_response, "mask", 0, "num_tokens is 0");
+  core::validate_token_shapes(in, settings, advantages, token_advantages);
 }
 
 /// What the host knows of a layout before any device work: the number of
