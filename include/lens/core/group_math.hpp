@@ -37,14 +37,18 @@ struct score_moments {
   double max = -HUGE_VAL;
 };
 
-LENS_HD void add(score_moments& m, double x) {
+/// Welford's update, with reciprocal = 1 / (m.count + 1) given by the caller
+/// (a hot loop reads it from a table); the same bits as add(m, x).
+LENS_HD void add(score_moments& m, double x, double reciprocal) {
   m.count += 1;
   const double delta = x - m.mean;
-  m.mean += delta / m.count;
+  m.mean += delta * reciprocal;  // a multiply, not a divide, on the mean's dependency chain
   m.m2 += delta * (x - m.mean);
   m.min = x < m.min ? x : m.min;
   m.max = x > m.max ? x : m.max;
 }
+
+LENS_HD void add(score_moments& m, double x) { add(m, x, 1.0 / (m.count + 1)); }
 
 /// Chan et al.'s parallel combination; associative up to rounding.
 LENS_HD score_moments merge(const score_moments& a, const score_moments& b) {

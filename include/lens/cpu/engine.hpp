@@ -116,6 +116,11 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
   // LENS: each sample's shaped score, computed once in step 2 and read back in
   // step 3, which saves an exp per sample.
   std::vector<double> shaped_scores(is_lens ? num_samples : 0);
+  // 1/k for k = 1 .. the largest group: Welford's update without a division per sample.
+  std::size_t largest_group = 0;
+  for (std::size_t g = 0; g < num_groups; ++g) largest_group = std::max(largest_group, segments.end(g) - segments.begin(g));
+  std::vector<double> reciprocals(largest_group + 1);
+  for (std::size_t k = 1; k <= largest_group; ++k) reciprocals[k] = 1.0 / static_cast<double>(k);
 
   // Steps 1 and 2: difficulty, then the moments of the shaped scores.
   for (std::size_t g = 0; g < num_groups; ++g) {
@@ -137,7 +142,7 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
       const double shaped =
           core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
       if (is_lens) shaped_scores[i] = shaped;
-      core::add(m, shaped);
+      core::add(m, shaped, reciprocals[k - begin + 1]);
     }
     shapes[g] = shape;
     moments[g] = m;
