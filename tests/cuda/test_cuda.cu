@@ -19,6 +19,7 @@
 
 #include "cuda/batches.hpp"
 #include "cuda/compare.hpp"
+#include "cuda/mutations.hpp"
 #include "lens/cuda/advantages.cuh"
 #include "lens/cuda/thrust_path.hpp"
 #include "lens/lens.hpp"
@@ -157,15 +158,6 @@ void check_sequence_parity(const batch& b, layout_kind kind, const lens::advanta
   REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
   lens_test::require_same_summary(gpu_summary, cpu_summary);
   lens_test::require_same_statistics(gpu_stats, cpu_stats);
-}
-
-std::string message_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const lens::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -338,37 +330,9 @@ TEST_CASE("cuda: large batches match the CPU backend", "[cuda][large]") {
 
 TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs untouched", "[cuda]") {
   std::mt19937_64 rng(17);
-  const float nan = std::numeric_limits<float>::quiet_NaN();
   const batch good = lens_test::make_batch(rng, layout_kind::ragged, 6, 4, 40, true);
   const std::size_t t = good.num_tokens;
-  std::size_t row = 0;
-  while (!(good.lengths[row] >= 3 && std::size_t(good.lengths[row]) < t)) ++row;
-  struct mutation {
-    const char* what;
-    std::function<void(batch&)> apply;
-  };
-  const std::vector<mutation> token_mutations = {
-      {"NaN score", [](batch& b) { b.scores[3] = NAN; }},
-      {"reward above 1", [](batch& b) { b.scores[2] = 1.5f; }},
-      {"mask value 2", [&](batch& b) { b.mask[row * t + 1] = 2; }},
-      {"empty response", [&](batch& b) { for (std::size_t c = 0; c < t; ++c) b.mask[row * t + c] = 0; }},
-      {"NaN logprob", [&](batch& b) { b.logprobs[row * t + 2] = nan; }},
-      {"inf logprob", [&](batch& b) { b.logprobs[row * t + 1] = -INFINITY; }},
-      {"logprob above 0", [&](batch& b) { b.logprobs[row * t + 1] = 0.5f; }},
-      {"every logprob above 0", [&](batch& b) { for (auto& v : b.logprobs) v = 0.5f; }},
-      {"two bad rows", [&](batch& b) {
-         b.logprobs[(row + 1) * t] = 0.5f;
-         b.logprobs[row * t + 2] = 0.5f;
-       }},
-      {"offsets[0] != 0", [](batch& b) { b.offsets[0] = 1; }},
-      {"decreasing offsets", [](batch& b) { std::swap(b.offsets[2], b.offsets[3]); }},
-      {"last offset short", [](batch& b) { b.offsets.back() -= 1; }},
-      {"bad offsets and a bad logprob", [&](batch& b) {
-         b.offsets[0] = 1;
-         b.logprobs[row * t + 1] = 0.5f;
-       }},
-  };
-  for (const auto& m : token_mutations) {
+  for (const auto& m : lens_test::bad_token_inputs(good)) {
     INFO(m.what);
     batch b = good;
     m.apply(b);
@@ -380,7 +344,7 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     host.logprobs = b.logprobs.data();
     host.mask = b.mask.data();
     std::vector<float> cpu(n), cpu_tokens(n * t);
-    const std::string expected = message_of([&] {
+    const std::string expected = lens_test::message_of([&] {
       lens::cpu::compute_advantages(host, lens::offset_groups{lens::span<const std::int64_t>(b.offsets)},
                                     lens::span<float>(cpu), lens::span<float>(cpu_tokens));
     });
@@ -396,40 +360,28 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     // The asynchronous API: nothing throws until the checking call.
     lens::cuda::workspace ws;
     lens::cuda::compute_advantages_async(ws, in, layout, lens::span<float>(raw(adv), n), lens::span<float>(raw(tokens), n * t));
-    const std::string actual = message_of([&] { ws.check(); });
+    const std::string actual = lens_test::message_of([&] { ws.check(); });
     REQUIRE(!expected.empty());
     REQUIRE(actual == expected);
-    REQUIRE(message_of([&] { ws.summary(); }) == expected);
+    REQUIRE(lens_test::message_of([&] { ws.summary(); }) == expected);
     for (float a : to_host(adv)) REQUIRE(a == -7.0f);
     for (float a : to_host(tokens)) REQUIRE(a == -7.0f);
   }
 
-  const std::vector<mutation> sequence_mutations = {
-      {"inf score", [](batch& b) { b.scores[4] = INFINITY; }},
-      {"negative reward", [](batch& b) { b.scores[1] = -0.5f; }},
-      {"negative length", [](batch& b) { b.lengths[2] = -1; }},
-      {"zero length", [](batch& b) { b.lengths[5] = 0; }},
-      {"NaN logprob sum", [](batch& b) { b.logprob_sums[3] = NAN; }},
-      {"logprob sum above 0", [](batch& b) { b.logprob_sums[3] = 2.0f; }},
-      {"a bad score beats an earlier bad length", [](batch& b) {
-         b.lengths[0] = 0;
-         b.scores[5] = 2.0f;
-       }},
-  };
-  for (const auto& m : sequence_mutations) {
+  for (const auto& m : lens_test::bad_sequence_inputs()) {
     INFO(m.what);
     batch b = good;
     m.apply(b);
     const std::size_t n = b.num_samples;
     const lens::sequence_inputs<float> host{b.scores, b.logprob_sums, b.lengths};
     std::vector<float> cpu(n);
-    const std::string expected = message_of([&] {
+    const std::string expected = lens_test::message_of([&] {
       lens::cpu::compute_advantages(host, lens::fixed_groups{1}, lens::span<float>(cpu));
     });
     device_batch<float> d(b);
     const lens::sequence_inputs<float> in{{raw(d.scores), n}, {raw(d.logprob_sums), n}, {raw(d.lengths), n}};
     dvec<float> adv(n, -7.0f);
-    const std::string actual = message_of([&] {
+    const std::string actual = lens_test::message_of([&] {
       lens::cuda::compute_advantages(in, lens::fixed_groups{1}, lens::span<float>(raw(adv), n));
     });
     REQUIRE(!expected.empty());
@@ -441,7 +393,7 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     // Dr. GRPO on scores near 1e38: group 1's advantages reach 4e38 > FLT_MAX.
     const std::vector<float> scores = {0, 1, 2, 3e38f, -3e38f, 3e38f, 5, 6, 7};
     std::vector<float> cpu(9);
-    const std::string expected = message_of([&] {
+    const std::string expected = lens_test::message_of([&] {
       lens::cpu::compute_advantages(lens::sequence_inputs<float>{scores, {}, {}}, lens::fixed_groups{3},
                                     lens::span<float>(cpu), lens::presets::dr_grpo());
     });
@@ -449,7 +401,7 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     dvec<float> d_scores(scores.begin(), scores.end()), adv(9, -7.0f);
     {  // fixed groups of 3: a warp per group
       const lens::sequence_inputs<float> in{{raw(d_scores), 9}, {}, {}};
-      REQUIRE(message_of([&] {
+      REQUIRE(lens_test::message_of([&] {
                 lens::cuda::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(raw(adv), 9),
                                                lens::presets::dr_grpo());
               }) == expected);
@@ -460,7 +412,7 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     const std::vector<std::int64_t> offsets = {0, 3, 6, 9};
     dvec<std::int64_t> d_offsets(offsets.begin(), offsets.end());
     const lens::sequence_inputs<float> in{{raw(d_scores), 9}, {}, {}};
-    REQUIRE(message_of([&] {
+    REQUIRE(lens_test::message_of([&] {
               lens::cuda::compute_advantages(in, lens::offset_groups{{raw(d_offsets), 4}}, lens::span<float>(raw(adv), 9),
                                              lens::presets::dr_grpo());
             }) == expected);
@@ -469,12 +421,12 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
   SECTION("host-side checks throw at once, with the CPU message") {
     dvec<float> adv(4);
     const lens::sequence_inputs<float> in{{raw(adv), 4}, {raw(adv), 4}, {nullptr, 0}};
-    const std::string expected = message_of([&] {
+    const std::string expected = lens_test::message_of([&] {
       std::vector<float> s(4), out(4);
       lens::cpu::compute_advantages(lens::sequence_inputs<float>{s, s, {}}, lens::fixed_groups{3}, lens::span<float>(out));
     });
     REQUIRE(!expected.empty());
-    REQUIRE(message_of([&] { lens::cuda::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(raw(adv), 4)); }) ==
+    REQUIRE(lens_test::message_of([&] { lens::cuda::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(raw(adv), 4)); }) ==
             expected);
   }
 }

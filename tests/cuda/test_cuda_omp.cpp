@@ -13,6 +13,7 @@
 
 #include "cuda/batches.hpp"
 #include "cuda/compare.hpp"
+#include "cuda/mutations.hpp"
 #include <thrust/execution_policy.h>
 
 #include "lens/cuda/thrust_path.hpp"
@@ -140,53 +141,11 @@ TEST_CASE("thrust OMP path: extreme confidences match the CPU backend", "[thrust
   }
 }
 
-namespace {
-
-/// The message a call throws, or "" when it does not throw.
-std::string message_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const lens::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave outputs untouched", "[thrust][omp]") {
   std::mt19937_64 rng(9);
-  const float nan = std::numeric_limits<float>::quiet_NaN();
   const batch good = lens_test::make_batch(rng, layout_kind::ragged, 6, 4, 8, true);
   const std::size_t t = good.num_tokens;
-  // Find a row with at least 3 response tokens and one masked position.
-  std::size_t row = 0;
-  while (!(good.lengths[row] >= 3 && std::size_t(good.lengths[row]) < t)) ++row;
-  struct mutation {
-    const char* what;
-    std::function<void(batch&)> apply;
-  };
-  const std::vector<mutation> token_mutations = {
-      {"NaN score", [](batch& b) { b.scores[3] = NAN; }},
-      {"reward above 1", [](batch& b) { b.scores[2] = 1.5f; }},
-      {"mask value 2", [&](batch& b) { b.mask[row * t + 1] = 2; }},
-      {"empty response", [&](batch& b) { for (std::size_t c = 0; c < t; ++c) b.mask[row * t + c] = 0; }},
-      {"NaN logprob", [&](batch& b) { b.logprobs[row * t + 2] = nan; }},
-      {"inf logprob", [&](batch& b) { b.logprobs[row * t + 1] = -INFINITY; }},
-      {"logprob above 0", [&](batch& b) { b.logprobs[row * t + 1] = 0.5f; }},
-      {"two bad rows, the later first in the row", [&](batch& b) {
-         b.logprobs[(row + 1) * t] = 0.5f;
-         b.logprobs[row * t + 2] = 0.5f;
-       }},
-      {"offsets[0] != 0", [](batch& b) { b.offsets[0] = 1; }},
-      {"decreasing offsets", [](batch& b) { std::swap(b.offsets[2], b.offsets[3]); }},
-      {"last offset short", [](batch& b) { b.offsets.back() -= 1; }},
-      {"bad offsets and a bad logprob: the logprob first", [&](batch& b) {
-         b.offsets[0] = 1;
-         b.logprobs[row * t + 1] = 0.5f;
-       }},
-  };
-  for (const auto& m : token_mutations) {
+  for (const auto& m : lens_test::bad_token_inputs(good)) {
     INFO(m.what);
     batch b = good;
     m.apply(b);
@@ -199,10 +158,10 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
     const lens::offset_groups layout{lens::span<const std::int64_t>(b.offsets)};
     std::vector<float> cpu(b.num_samples), cpu_tokens(b.num_samples * t);
     std::vector<float> omp(b.num_samples, -7.0f), omp_tokens(b.num_samples * t, -7.0f);
-    const std::string expected = message_of([&] {
+    const std::string expected = lens_test::message_of([&] {
       lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
     });
-    const std::string actual = message_of([&] {
+    const std::string actual = lens_test::message_of([&] {
       lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
                                                   lens::span<float>(omp_tokens));
     });
@@ -212,27 +171,15 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
     for (float a : omp_tokens) REQUIRE(a == -7.0f);
   }
 
-  const std::vector<mutation> sequence_mutations = {
-      {"inf score", [](batch& b) { b.scores[4] = INFINITY; }},
-      {"negative reward", [](batch& b) { b.scores[1] = -0.5f; }},
-      {"negative length", [](batch& b) { b.lengths[2] = -1; }},
-      {"zero length", [](batch& b) { b.lengths[5] = 0; }},
-      {"NaN logprob sum", [](batch& b) { b.logprob_sums[3] = NAN; }},
-      {"logprob sum above 0", [](batch& b) { b.logprob_sums[3] = 2.0f; }},
-      {"a bad score beats an earlier bad length", [](batch& b) {
-         b.lengths[0] = 0;
-         b.scores[5] = 2.0f;
-       }},
-  };
-  for (const auto& m : sequence_mutations) {
+  for (const auto& m : lens_test::bad_sequence_inputs()) {
     INFO(m.what);
     batch b = good;
     m.apply(b);
     const lens::sequence_inputs<float> in{b.scores, b.logprob_sums, b.lengths};
     const lens::offset_groups layout{lens::span<const std::int64_t>(b.offsets)};
     std::vector<float> cpu(b.num_samples), omp(b.num_samples, -7.0f);
-    const std::string expected = message_of([&] { lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu)); });
-    const std::string actual = message_of([&] {
+    const std::string expected = lens_test::message_of([&] { lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu)); });
+    const std::string actual = lens_test::message_of([&] {
       lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp));
     });
     REQUIRE(!expected.empty());
@@ -246,10 +193,10 @@ TEST_CASE("thrust OMP path: advantages beyond float are rejected as on the CPU",
   const std::vector<float> scores = {0, 1, 2, 3e38f, -3e38f, 3e38f, 5, 6, 7};
   const lens::sequence_inputs<float> in{scores, {}, {}};
   std::vector<float> cpu(9), omp(9, -7.0f);
-  const std::string expected = message_of([&] {
+  const std::string expected = lens_test::message_of([&] {
     lens::cpu::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(cpu), lens::presets::dr_grpo());
   });
-  const std::string actual = message_of([&] {
+  const std::string actual = lens_test::message_of([&] {
     lens::cuda::thrust_path::compute_advantages(thrust::device, in, lens::fixed_groups{3}, lens::span<float>(omp),
                                                 lens::presets::dr_grpo());
   });
