@@ -324,11 +324,7 @@ void compute_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inpu
   c.num_samples = n;
   c.num_groups = num_groups;
   device_status* status = ws.begin_call(c);
-  sequence_params<Real> p;
-  p.scores = d_inputs.scores.data();
-  p.logprob_sums = d_inputs.logprob_sums.data();
-  p.response_lengths = d_inputs.response_lengths.data();
-  p.num_samples = static_cast<std::int64_t>(n);
+  const sequence_params<Real> p = make_sequence_params(d_inputs);
   sample_values* samples = ws.samples<sample_values>(n);
   if (n > 0) {
     kernels::sequence_samples_kernel<Real><<<detail::blocks_for(p.num_samples, kernels::block_threads),
@@ -366,15 +362,7 @@ void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_i
   device_status* status = ws.begin_call(c);
   const bool is_lens = settings.kind == estimator::lens;
   const bool tokens_out = !d_token_advantages.empty() && n > 0 && t > 0;
-  token_params<Real, Mask> p;
-  p.scores = d_inputs.scores;
-  p.token_rewards = d_inputs.token_rewards;
-  p.logprobs = d_inputs.logprobs;
-  p.mask = d_inputs.mask;
-  p.num_samples = static_cast<std::int64_t>(n);
-  p.num_tokens = static_cast<std::int64_t>(t);
-  p.need_mask = (is_lens || !d_token_advantages.empty()) && n > 0;
-  p.logprob_limit = to_double(static_cast<Real>(settings.logprob_tolerance));
+  const token_params<Real, Mask> p = make_token_params(d_inputs, settings, !d_token_advantages.empty());
   const std::int64_t bits_row_bytes = 4 * ((p.num_tokens + 31) / 32);
   std::uint8_t* bits = tokens_out ? ws.bits(n * static_cast<std::size_t>(bits_row_bytes)) : nullptr;
   sample_values* samples = ws.samples<sample_values>(n);

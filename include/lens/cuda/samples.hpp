@@ -72,6 +72,35 @@ struct token_params {
   double logprob_limit = 0;             ///< settings.logprob_tolerance rounded to Real
 };
 
+/// The kernels' view of validated per-sample inputs (one builder for the
+/// kernel path and the Thrust path).
+template <class Real>
+inline sequence_params<Real> make_sequence_params(const sequence_inputs<Real>& in) {
+  sequence_params<Real> p;
+  p.scores = in.scores.data();
+  p.logprob_sums = in.logprob_sums.data();
+  p.response_lengths = in.response_lengths.data();
+  p.num_samples = static_cast<std::int64_t>(in.scores.size());
+  return p;
+}
+
+/// The kernels' view of validated token-level inputs; want_token_advantages
+/// says whether the caller asked for the [N x T] output (which reads the mask).
+template <class Real, class Mask>
+inline token_params<Real, Mask> make_token_params(const token_inputs<Real, Mask>& in,
+                                                  const advantage_settings& settings, bool want_token_advantages) {
+  token_params<Real, Mask> p;
+  p.scores = in.scores;
+  p.token_rewards = in.token_rewards;
+  p.logprobs = in.logprobs;
+  p.mask = in.mask;
+  p.num_samples = static_cast<std::int64_t>(in.num_samples);
+  p.num_tokens = static_cast<std::int64_t>(in.num_tokens);
+  p.need_mask = (settings.kind == estimator::lens || want_token_advantages) && in.num_samples > 0;
+  p.logprob_limit = to_double(static_cast<Real>(settings.logprob_tolerance));
+  return p;
+}
+
 // ------------------------------------------------------------------ sequence inputs
 
 /// Checks sample i in the CPU backend's order (every score first, rank i; then

@@ -343,11 +343,7 @@ batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inp
   const std::size_t num_groups = cuda::detail::check_layout(groups, n);
   thrust::device_vector<device_status> status(1);
   thrust::device_vector<sample_values> samples(n);
-  sequence_params<Real> p;
-  p.scores = inputs.scores.data();
-  p.logprob_sums = inputs.logprob_sums.data();
-  p.response_lengths = inputs.response_lengths.data();
-  p.num_samples = static_cast<std::int64_t>(n);
+  const sequence_params<Real> p = make_sequence_params(inputs);
   const thrust::counting_iterator<std::int64_t> first(0);
   thrust::for_each(exec, first, first + p.num_samples,
                    detail::check_sequence<Real>{p, settings, detail::raw(status), detail::raw(samples)});
@@ -366,15 +362,7 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
   cuda::detail::check_token_shapes(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const std::size_t num_groups = cuda::detail::check_layout(groups, n);
-  token_params<Real, Mask> p;
-  p.scores = inputs.scores;
-  p.token_rewards = inputs.token_rewards;
-  p.logprobs = inputs.logprobs;
-  p.mask = inputs.mask;
-  p.num_samples = static_cast<std::int64_t>(n);
-  p.num_tokens = static_cast<std::int64_t>(t);
-  p.need_mask = (settings.kind == estimator::lens || !token_advantages.empty()) && n > 0;
-  p.logprob_limit = to_double(static_cast<Real>(settings.logprob_tolerance));
+  const token_params<Real, Mask> p = make_token_params(inputs, settings, !token_advantages.empty());
   thrust::device_vector<device_status> status(1);
   thrust::device_vector<sample_values> samples(n);
   const thrust::counting_iterator<std::int64_t> first(0);
