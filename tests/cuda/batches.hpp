@@ -130,4 +130,15 @@ inline double max_relative_error(const std::vector<float>& a, const std::vector<
   return worst;
 }
 
+/// The batch as host token-level inputs (scores, log-probs, mask).
+inline lens::token_inputs<float> host_token_inputs(const batch& b) {
+  lens::token_inputs<float> in;
+  in.num_samples = b.num_samples;
+  in.num_tokens = b.num_tokens;
+  in.scores = b.scores.data();
+  in.logprobs = b.logprobs.data();
+  in.mask = b.mask.data();
+  return in;
+}
+
 }  // namespace lens_test

@@ -211,12 +211,7 @@ TEST_CASE("cuda: bool and float masks", "[cuda]") {
   const batch b = lens_test::make_batch(rng, layout_kind::fixed, 10, 8, 48, true);
   const std::size_t n = b.num_samples, t = b.num_tokens;
   std::vector<float> cpu(n), cpu_tokens(n * t);
-  lens::token_inputs<float> host;
-  host.num_samples = n;
-  host.num_tokens = t;
-  host.scores = b.scores.data();
-  host.logprobs = b.logprobs.data();
-  host.mask = b.mask.data();
+  const lens::token_inputs<float> host = lens_test::host_token_inputs(b);
   lens::cpu::compute_advantages(host, lens::fixed_groups{8}, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
   dvec<float> scores(b.scores.begin(), b.scores.end()), logprobs(b.logprobs.begin(), b.logprobs.end());
   const std::vector<float> float_mask(b.mask.begin(), b.mask.end());
@@ -279,12 +274,7 @@ TEST_CASE("cuda: long rows shared by several warps, odd widths, scattered masks,
     batch b = lens_test::make_batch(rng, layout_kind::fixed, 3, 4, 4096, true);
     scatter(b);
     const std::size_t n = b.num_samples, t = b.num_tokens;
-    lens::token_inputs<float> host;
-    host.num_samples = n;
-    host.num_tokens = t;
-    host.scores = b.scores.data();
-    host.logprobs = b.logprobs.data();
-    host.mask = b.mask.data();
+    const lens::token_inputs<float> host = lens_test::host_token_inputs(b);
     std::vector<float> cpu(n), cpu_tokens(n * t);
     lens::cpu::compute_advantages(host, lens::fixed_groups{4}, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
     device_batch<float> d(b);
@@ -337,12 +327,7 @@ TEST_CASE("cuda: bad inputs give the CPU backend's message and leave outputs unt
     batch b = good;
     m.apply(b);
     const std::size_t n = b.num_samples;
-    lens::token_inputs<float> host;
-    host.num_samples = n;
-    host.num_tokens = t;
-    host.scores = b.scores.data();
-    host.logprobs = b.logprobs.data();
-    host.mask = b.mask.data();
+    const lens::token_inputs<float> host = lens_test::host_token_inputs(b);
     std::vector<float> cpu(n), cpu_tokens(n * t);
     const std::string expected = lens_test::message_of([&] {
       lens::cpu::compute_advantages(host, lens::offset_groups{lens::span<const std::int64_t>(b.offsets)},
@@ -458,12 +443,7 @@ TEST_CASE("cuda: the Thrust path on the CUDA system matches the CPU backend", "[
     const batch b = lens_test::make_batch(rng, kind, 40, 8, 24, true);
     const std::size_t n = b.num_samples, t = b.num_tokens;
     device_batch<float> d(b);
-    lens::token_inputs<float> host;
-    host.num_samples = n;
-    host.num_tokens = t;
-    host.scores = b.scores.data();
-    host.logprobs = b.logprobs.data();
-    host.mask = b.mask.data();
+    const lens::token_inputs<float> host = lens_test::host_token_inputs(b);
     std::vector<float> cpu(n), cpu_tokens(n * t);
     with_layout(kind, b.group_size, b.offsets, b.ids, [&](const auto& layout) {
       return lens::cpu::compute_advantages(host, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens));

@@ -118,12 +118,7 @@ TEST_CASE("thrust OMP path: extreme confidences match the CPU backend", "[thrust
   std::mt19937_64 rng(5);
   for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
     const batch b = lens_test::make_batch(rng, kind, 30, 8, 16, true, -1e4);
-    lens::token_inputs<float> in;
-    in.num_samples = b.num_samples;
-    in.num_tokens = b.num_tokens;
-    in.scores = b.scores.data();
-    in.logprobs = b.logprobs.data();
-    in.mask = b.mask.data();
+    const lens::token_inputs<float> in = lens_test::host_token_inputs(b);
     std::vector<float> cpu(b.num_samples), omp(b.num_samples);
     for (auto source : {lens::difficulty_probability::sequence, lens::difficulty_probability::geometric_mean}) {
       lens::advantage_settings settings;
@@ -149,12 +144,7 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
     INFO(m.what);
     batch b = good;
     m.apply(b);
-    lens::token_inputs<float> in;
-    in.num_samples = b.num_samples;
-    in.num_tokens = t;
-    in.scores = b.scores.data();
-    in.logprobs = b.logprobs.data();
-    in.mask = b.mask.data();
+    const lens::token_inputs<float> in = lens_test::host_token_inputs(b);
     const lens::offset_groups layout{lens::span<const std::int64_t>(b.offsets)};
     std::vector<float> cpu(b.num_samples), cpu_tokens(b.num_samples * t);
     std::vector<float> omp(b.num_samples, -7.0f), omp_tokens(b.num_samples * t, -7.0f);
