@@ -95,14 +95,16 @@ def run_token_advantages(
     """Allocates the outputs in the inputs' framework and runs the C++ core.
     settings: a Settings, its flat list of scalars, or the C++ struct."""
     settings = native(settings)
-    n, t = response_mask.shape
     rewards, response_mask, ids, old_log_probs = map(_plain, (rewards, response_mask, ids, old_log_probs))
-    if _is_torch(rewards):
-        advantages = torch.empty((n,), dtype=rewards.dtype, device=rewards.device)
-        token_advantages = torch.empty((n, t), dtype=rewards.dtype, device=rewards.device)
-    else:
-        advantages = np.empty((n,), dtype=rewards.dtype)
-        token_advantages = np.empty((n, t), dtype=rewards.dtype)
+    advantages = token_advantages = None  # a mask that is not [N, T] is rejected by the core, naming it
+    if getattr(response_mask, "ndim", None) == 2:
+        n, t = response_mask.shape
+        if _is_torch(rewards):
+            advantages = torch.empty((n,), dtype=rewards.dtype, device=rewards.device)
+            token_advantages = torch.empty((n, t), dtype=rewards.dtype, device=rewards.device)
+        else:
+            advantages = np.empty((n,), dtype=rewards.dtype)
+            token_advantages = np.empty((n, t), dtype=rewards.dtype)
     per_token = getattr(rewards, "ndim", 0) == 2
     summary, stats = _lens.token_advantages(
         rewards if per_token else None,
