@@ -43,6 +43,7 @@ class LensGRPOTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         self.lens_settings = make_settings(lens_settings or trl_lens_settings())
         self._lens_rewards_per_func: Optional[torch.Tensor] = None
+        self.last_trl_advantages: Optional[torch.Tensor] = None
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -64,6 +65,7 @@ class LensGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
+        self.last_trl_advantages = output["advantages"]  # what TRL computed, for comparison and logging
         mode = "train" if self.model.training else "eval"
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
 
