@@ -32,7 +32,7 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
 }
 
 /// LENS advantages (settings.kind is set to estimator::lens; every other field
-/// is used as given, defaults as in LENS.md).
+/// is used as given, defaults as in docs/ALGORITHM.md).
 template <class Real, class Layout>
 batch_summary compute_lens_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
                                       span<Real> advantages, const advantage_settings& settings = {},

@@ -202,6 +202,8 @@ struct group_transform {
 
 /// Turns a group's moments into its transform.
 /// - a singleton follows settings.singleton: verl uses mean 0 and std 1, zero gives 0;
+///   a LENS negative singleton (calibrated) gives 0 under every policy: it is
+///   centred by its own mean like every negative group (ALGORITHM.md section 3);
 /// - a constant group (max == min) gives exactly 0;
 /// - GRPO: (s - mean) / (std + eps), or s - mean without std normalisation (Dr. GRPO);
 /// - GRPO batch std: (s - mean) / (batch_std + eps);
@@ -214,7 +216,7 @@ LENS_HD group_transform make_transform(const score_moments& m, const group_shape
   group_transform t;
   const bool singleton = m.count == 1;
   if (m.count == 0) return t;
-  if (singleton && settings.singleton == singleton_policy::zero) return t;
+  if (singleton && (settings.singleton == singleton_policy::zero || (shape.calibrate && shape.negative))) return t;
   if (!singleton && m.max == m.min) return t;
   t.zero = false;
   t.centre = singleton ? 0.0 : m.mean;
