@@ -266,7 +266,8 @@ __global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_para
         const std::int64_t c = c0 + u * (warp_threads * 4) + lane * 4;
         if (c >= t) continue;  // T % 4 == 0: c < T means c + 3 < T
         const unsigned n = nibble[u];
-        const float4 v = make_float4(n & 1u ? a : 0.0f, n & 2u ? a : 0.0f, n & 4u ? a : 0.0f, n & 8u ? a : 0.0f);
+        const float4 v = make_float4(core::token_advantage(a, n & 1u), core::token_advantage(a, n & 2u),
+                                     core::token_advantage(a, n & 4u), core::token_advantage(a, n & 8u));
         __stcs(reinterpret_cast<float4*>(out + c), v);  // streaming: the output is not read again here
       }
     } else {
@@ -274,7 +275,7 @@ __global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_para
 #pragma unroll 4
       for (int u = 0; u < steps; ++u) {
         const std::int64_t c = c0 + u * warp_threads + lane;
-        if (c < t) out[c] = (bits[c / 8] >> (c % 8)) & 1u ? a : 0.0f;
+        if (c < t) out[c] = core::token_advantage(a, (bits[c / 8] >> (c % 8)) & 1u);
       }
     }
   }

@@ -246,6 +246,14 @@ LENS_HD double advantage(const group_transform& t, double shaped) {
   return t.zero ? 0.0 : (shaped - t.centre) * t.scale;
 }
 
+/// A token's advantage, A_i * mask_it, as verl's `adv.unsqueeze(-1) * mask`
+/// computes it: a product, not a select, so a masked token of a negative
+/// advantage is -0.0 (ALGORITHM.md section 4). Every backend writes this.
+template <class Out>
+LENS_HD Out token_advantage(Out advantage, bool unmasked) {
+  return static_cast<Out>(unmasked ? 1 : 0) * advantage;
+}
+
 /// Two or more samples, all scores equal: advantages exactly 0. A singleton is
 /// not counted (its advantage follows settings.singleton).
 LENS_HD bool zero_variance(const score_moments& m) { return m.count >= 2 && m.max == m.min; }

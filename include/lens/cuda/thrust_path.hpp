@@ -134,7 +134,9 @@ struct broadcast_tokens {
   const float* per_sample;
   std::int64_t num_tokens;
   float* out;
-  LENS_HD void operator()(std::int64_t k) const { out[k] = mask[k] != Mask(0) ? per_sample[k / num_tokens] : 0.0f; }
+  LENS_HD void operator()(std::int64_t k) const {
+    out[k] = core::token_advantage(per_sample[k / num_tokens], mask[k] != Mask(0));
+  }
 };
 
 struct statistics_of {
