@@ -1,7 +1,8 @@
 // lens/lens.hpp: the one header a trainer includes. GRPO-family and LENS
-// advantages on the CPU (Eigen backend); the CUDA backend lives in
-// lens/cuda/, the LibTorch adapter in lens/torch.hpp, the MATH reward in
-// lens/math.hpp.
+// advantages on the CPU, with no dependency; the CUDA backend lives in
+// lens/cuda/, the Thrust path in lens/thrust/, the LibTorch adapter in
+// lens/torch.hpp, the MATH reward in lens/math.hpp, lens::as_span of Eigen
+// objects in lens/eigen.hpp (needs Eigen).
 //
 //   lens::sequence_inputs<float> in{scores, logprob_sums, lengths};
 //   lens::compute_lens_advantages(in, lens::fixed_groups{16}, advantages);
@@ -11,7 +12,7 @@
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
 #include "lens/cpu/advantages.hpp"
-#include "lens/cpu/eigen_views.hpp"
+#include "lens/version.hpp"
 
 namespace lens {
 

@@ -20,6 +20,7 @@ int main() {
       return 1;
     }
   }
-  std::printf("consumer: lens %s found through find_package; LENS worked example reproduced\n", "0.1");
+  static_assert(LENS_VERSION >= 100, "lens/version.hpp comes with lens/lens.hpp");
+  std::printf("consumer: lens %s found through find_package; LENS worked example reproduced\n", LENS_VERSION_STRING);
   return 0;
 }

@@ -21,7 +21,7 @@
 #include "cuda/compare.hpp"
 #include "cuda/mutations.hpp"
 #include "lens/cuda/advantages.cuh"
-#include "lens/cuda/thrust_path.hpp"
+#include "lens/thrust/advantages.hpp"
 #include "lens/lens.hpp"
 #include "reference/token_product.hpp"
 
@@ -461,7 +461,7 @@ TEST_CASE("cuda: the Thrust path on the CUDA system matches the CPU backend", "[
     in.mask = raw(d.mask);
     dvec<float> adv(n), tokens(n * t);
     with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
-      return lens::cuda::thrust_path::compute_advantages(thrust::cuda::par, in, layout, lens::span<float>(raw(adv), n),
+      return lens::thrust_path::compute_advantages(thrust::cuda::par, in, layout, lens::span<float>(raw(adv), n),
                                                          lens::span<float>(raw(tokens), n * t));
     });
     REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);

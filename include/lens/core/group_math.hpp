@@ -1,4 +1,4 @@
-// lens/core/group_math.hpp: the per-group math, written once. The Eigen backend,
+// lens/core/group_math.hpp: the per-group math, written once. The CPU engine,
 // the Thrust path and the CUDA kernels all call these LENS_HD functions, so the
 // backends differ only in how they move data, never in what they compute.
 //
