@@ -19,6 +19,7 @@
 
 #include "arrays.hpp"
 #include "lens/lens.hpp"
+#include "lens/version.hpp"
 #include "settings.hpp"
 
 namespace nb = nanobind;
@@ -229,7 +230,7 @@ nb::tuple number_objects(nb::handle sequence) {
 
 NB_MODULE(_lens, m) {
   m.doc() = "lens: GRPO-family and LENS advantages (C++ core); use the lens package, not this module";
-  m.attr("version") = LENS_PYTHON_VERSION;
+  m.attr("version") = LENS_VERSION_STRING;
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
