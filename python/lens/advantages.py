@@ -18,15 +18,7 @@ except ImportError:  # pragma: no cover - exercised only without torch
     torch = None
 
 #: The order of the numbers in AdvantageResult.summary_tensor.
-SUMMARY_FIELDS = (
-    "num_samples",
-    "num_groups",
-    "num_negative_groups",
-    "num_zero_variance_groups",
-    "num_nonzero_advantages",
-    "negative_group_fraction",
-    "gradient_sample_fraction",
-)
+SUMMARY_FIELDS: tuple[str, ...] = tuple(_lens.summary_fields)
 
 
 @dataclass
@@ -72,10 +64,6 @@ def index_to_ids(index: Any) -> tuple[Any, Optional[list]]:
         raise ValueError(f"lens: index has dtype {index.dtype}; pass int64 ids (index.astype(np.int64))")
     numbers, distinct = _lens.number_objects(index)
     return numbers, distinct
-
-
-def _summary_array(summary: dict) -> np.ndarray:
-    return np.array([summary[k] for k in SUMMARY_FIELDS], dtype=np.float64)
 
 
 def _plain(x: Any) -> Any:
@@ -182,7 +170,7 @@ def compute_advantages(
     )
     if stats is not None and distinct is not None:
         stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
-    summary_tensor = _summary_array(summary)
+    summary_tensor = summary
     if _is_torch(rewards):
         summary_tensor = torch.from_numpy(summary_tensor)
     return AdvantageResult(advantages, token_advantages, summary_tensor, stats)
@@ -230,7 +218,7 @@ def compute_sequence_advantages(
     )
     if stats is not None and distinct is not None:
         stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
-    summary_tensor = _summary_array(summary)
+    summary_tensor = summary
     if _is_torch(scores):
         summary_tensor = torch.from_numpy(summary_tensor)
     return AdvantageResult(advantages, None, summary_tensor, stats)

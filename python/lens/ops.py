@@ -9,9 +9,8 @@ compiled graph runs the C++ core without a graph break.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
-import numpy as np
 import torch
 
 from .settings import _DEFAULTS, FIELDS, Settings, settings_args
@@ -29,13 +28,12 @@ _library.define(
 
 @torch.library.impl(_library, "token_advantages", "CompositeExplicitAutograd")
 def _token_advantages(rewards, response_mask, ids, old_log_probs, group_size, *settings):
-    from .advantages import SUMMARY_FIELDS, run_token_advantages
+    from .advantages import run_token_advantages
 
     advantages, token_advantages, summary, _ = run_token_advantages(
         rewards, response_mask, ids, group_size, old_log_probs, settings, False
     )
-    summary_tensor = torch.tensor([float(summary[k]) for k in SUMMARY_FIELDS], dtype=torch.float64)
-    return advantages, token_advantages, summary_tensor
+    return advantages, token_advantages, torch.from_numpy(summary)
 
 
 @torch.library.register_fake("lens::token_advantages", lib=_library)

@@ -74,16 +74,22 @@ nb::dict statistics_arrays(const std::vector<lens::group_statistics>& stats) {
   return out;
 }
 
-nb::dict summary_dict(const lens::batch_summary& s) {
-  nb::dict out;
-  out["num_samples"] = s.num_samples;
-  out["num_groups"] = s.num_groups;
-  out["num_negative_groups"] = s.num_negative_groups;
-  out["num_zero_variance_groups"] = s.num_zero_variance_groups;
-  out["num_nonzero_advantages"] = s.num_nonzero_advantages;
-  out["negative_group_fraction"] = s.negative_group_fraction;
-  out["gradient_sample_fraction"] = s.gradient_sample_fraction;
-  return out;
+/// The batch summary as 7 float64 numbers, in the order of summary_fields
+/// (a numpy array: one allocation, no dict).
+constexpr const char* summary_fields[7] = {"num_samples",           "num_groups",
+                                           "num_negative_groups",   "num_zero_variance_groups",
+                                           "num_nonzero_advantages", "negative_group_fraction",
+                                           "gradient_sample_fraction"};
+nb::ndarray<nb::numpy, double, nb::ndim<1>> summary_array(const lens::batch_summary& s) {
+  double* values = new double[7]{double(s.num_samples),
+                                 double(s.num_groups),
+                                 double(s.num_negative_groups),
+                                 double(s.num_zero_variance_groups),
+                                 double(s.num_nonzero_advantages),
+                                 s.negative_group_fraction,
+                                 s.gradient_sample_fraction};
+  nb::capsule owner(values, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+  return nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {7}, owner);
 }
 
 template <class Real>
@@ -152,7 +158,7 @@ nb::tuple token_advantages(std::optional<input_array> token_rewards, std::option
       });
     });
   });
-  return nb::make_tuple(summary_dict(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+  return nb::make_tuple(summary_array(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
 }
 
 /// Per-sample advantages: [N] scores and, for LENS, [N] summed log-probs and
@@ -189,7 +195,7 @@ nb::tuple sequence_advantages(input_array scores, std::optional<input_array> log
       return lens::compute_advantages(in, groups, out, settings, want_statistics ? &stats : nullptr);
     });
   });
-  return nb::make_tuple(summary_dict(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+  return nb::make_tuple(summary_array(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
 }
 
 /// Dense group numbers for any hashable objects (verl's uid strings), in
@@ -239,6 +245,9 @@ NB_MODULE(_lens, m) {
     }
   });
   bind_settings(m);
+  nb::list summary_names;
+  for (const char* name : summary_fields) summary_names.append(name);
+  m.attr("summary_fields") = nb::tuple(summary_names);
   m.def("token_advantages", &token_advantages, nb::arg("token_rewards").none(), nb::arg("scores").none(),
         nb::arg("mask").none(), nb::arg("logprobs").none(), nb::arg("ids").none(), nb::arg("offsets").none(),
         nb::arg("group_size"), nb::arg("advantages").none(), nb::arg("token_advantages").none(),
