@@ -237,6 +237,9 @@ nb::tuple number_objects(nb::handle sequence) {
 NB_MODULE(_lens, m) {
   m.doc() = "lens: GRPO-family and LENS advantages (C++ core); use the lens package, not this module";
   m.attr("version") = LENS_VERSION_STRING;
+  // The package caches a few Settings in module globals, which Python frees
+  // after nanobind's exit-time leak check; the report would be noise.
+  nb::set_leak_warnings(false);
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
