@@ -224,4 +224,57 @@ def compute_sequence_advantages(
     return AdvantageResult(advantages, None, summary_tensor, stats)
 
 
-__all__ = ["AdvantageResult", "compute_advantages", "compute_sequence_advantages", "index_to_ids"]
+def _empty_like_rows(rewards: Any, shape: tuple) -> Any:
+    if _is_torch(rewards):
+        return torch.empty(shape, dtype=rewards.dtype, device=rewards.device)
+    return np.empty(shape, dtype=rewards.dtype)
+
+
+def compute_reinforce_pp_baseline_advantages(
+    token_level_rewards: Any,
+    response_mask: Any,
+    index: Any = None,
+    *,
+    group_size: Optional[int] = None,
+    return_group_stats: bool = False,
+) -> AdvantageResult:
+    """REINFORCE++-baseline (verl's compute_reinforce_plus_plus_baseline_outcome_advantage):
+    each score minus its group's mean (a group of one keeps its score), then
+    whitened over every unmasked token of the batch. [N, T] inputs as
+    compute_advantages; returns advantages [N] and token_advantages [N, T]."""
+    if (index is None) == (group_size is None):
+        raise ValueError("lens: give exactly one of index (a group id per sample) and group_size")
+    ids, distinct = (None, None) if index is None else index_to_ids(index)
+    if _is_torch(token_level_rewards) and ids is not None and not _is_torch(ids):
+        ids = torch.from_numpy(ids)
+    token_level_rewards, response_mask, ids = map(_plain, (token_level_rewards, response_mask, ids))
+    shape = tuple(getattr(response_mask, "shape", ()))
+    if len(shape) != 2:
+        raise ValueError(f"lens: response_mask has shape {shape} but must have 2 dimensions")
+    advantages = _empty_like_rows(token_level_rewards, (shape[0],))
+    token_advantages = _empty_like_rows(token_level_rewards, shape)
+    summary, stats = _lens.reinforce_pp_baseline(token_level_rewards, response_mask, ids, None, group_size or 0,
+                                                 advantages, token_advantages, return_group_stats)
+    if stats is not None and distinct is not None:
+        stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
+    summary_tensor = torch.from_numpy(summary) if _is_torch(token_level_rewards) else summary
+    return AdvantageResult(advantages, token_advantages, summary_tensor, stats)
+
+
+def compute_reinforce_pp_advantages(token_level_rewards: Any, response_mask: Any, gamma: float = 1.0):
+    """REINFORCE++ (verl's compute_reinforce_plus_plus_outcome_advantage):
+    per-token discounted returns over the response tokens, whitened over every
+    unmasked token of the batch. Returns (advantages [N, T], returns [N, T])."""
+    token_level_rewards, response_mask = map(_plain, (token_level_rewards, response_mask))
+    shape = tuple(getattr(response_mask, "shape", ()))
+    if len(shape) != 2:
+        raise ValueError(f"lens: response_mask has shape {shape} but must have 2 dimensions")
+    advantages = _empty_like_rows(token_level_rewards, shape)
+    returns = _empty_like_rows(token_level_rewards, shape)
+    _lens.reinforce_pp(token_level_rewards, response_mask, float(gamma), advantages, returns)
+    return advantages, returns
+
+
+__all__ = [
+    "compute_reinforce_pp_advantages",
+    "compute_reinforce_pp_baseline_advantages","AdvantageResult", "compute_advantages", "compute_sequence_advantages", "index_to_ids"]
