@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "lens/core/errors.hpp"
+#include "lens/core/samples.hpp"
 #include "lens/core/settings.hpp"
+#include "lens/core/status.hpp"
 #include "lens/core/validate.hpp"
 #include "lens/core/views.hpp"
 #include "lens/core/whitening.hpp"
@@ -43,6 +45,16 @@ double row_token_counts(const Mask* mask, std::size_t n, std::size_t t, std::vec
     total += c;
   }
   return total;
+}
+
+/// Throws the CPU backend's message for a bad token k of an [N x T] input
+/// ("lens: <field>[k] ... (row r, column c)"), through core/status.hpp's texts.
+[[noreturn]] inline void raise_token(error_code code, core::error_field field, std::size_t k, std::size_t t) {
+  core::error_report r =
+      core::make_report(0, code, field, static_cast<std::int64_t>(k), core::error_detail::row_column);
+  r.row = static_cast<std::int64_t>(k / t);
+  r.column = static_cast<std::int64_t>(k % t);
+  raise(code, core::field_text(field), r.index, core::detail_text(r));
 }
 
 inline void check_whitening_count(double count) {
@@ -70,8 +82,8 @@ batch_summary compute_reinforce_pp_baseline_advantages(const token_inputs<Real, 
   // Every check before any store: the mask's values and the token count here,
   // the rest inside compute_advantages (which writes only after its own checks).
   for (std::size_t k = 0; k < n * t; ++k)
-    if (detail::is_bad_mask(inputs.mask[k]))
-      detail::raise_at(error_code::bad_mask_value, "mask", k / t, k % t, t);
+    if (!core::mask_is_binary(inputs.mask[k]))
+      detail::raise_token(error_code::bad_mask_value, core::error_field::mask, k, t);
   std::vector<double> counts;
   const double total = detail::row_token_counts(inputs.mask, n, t, counts);
   if (n > 0) detail::check_whitening_count(total);
@@ -111,9 +123,9 @@ void compute_reinforce_pp_advantages(std::size_t num_samples, std::size_t num_to
   if (n * t > 0 && (token_rewards == nullptr || mask == nullptr))
     raise(error_code::size_mismatch, "token_rewards / mask", -1, "is null");
   for (std::size_t k = 0; k < n * t; ++k) {
-    if (detail::is_bad_mask(mask[k])) detail::raise_at(error_code::bad_mask_value, "mask", k / t, k % t, t);
+    if (!core::mask_is_binary(mask[k])) detail::raise_token(error_code::bad_mask_value, core::error_field::mask, k, t);
     if (!std::isfinite(static_cast<double>(token_rewards[k])))
-      detail::raise_at(error_code::not_finite, "token_rewards", k / t, k % t, t);
+      detail::raise_token(error_code::not_finite, core::error_field::token_rewards, k, t);
   }
   std::vector<double> counts;
   const double total = detail::row_token_counts(mask, n, t, counts);
