@@ -88,7 +88,7 @@ inline std::string rewrite_commands(std::string_view s) {
         }
       }
       if (!handled) {
-        if (name == "dfrac" || name == "tfrac") {
+        if (name == "dfrac" || name == "tfrac" || name == "cfrac") {
           out += "\\frac";
         } else if (name == "infinity") {
           out += "\\infty";
@@ -412,17 +412,15 @@ inline bool is_grouped_number(std::string_view s) {
   return i == s.size();
 }
 
-}  // namespace detail
-
-/// The canonical form of a final answer (see the file comment). Linear time.
-inline std::string normalize_answer(std::string_view answer) {
-  using namespace detail;
+/// normalize_answer, optionally keeping a short left side (`y = 2x + 3`
+/// stays whole), which the expression layer uses to compare relations.
+inline std::string normalize(std::string_view answer, bool strip_assignment) {
   std::string s = rewrite_commands(strip_outer_wrappers(answer));
   s = std::string(strip_trailing_units(s));
   s = unwrap_text(s);
   s = std::string(strip_trailing_units(s));  // `\text{5 cm}` -> `5 cm` -> `5`
   s = words_to_commas(s);
-  s = std::string(strip_variable_assignment(trim(s)));
+  s = strip_assignment ? std::string(strip_variable_assignment(trim(s))) : std::string(trim(s));
 
   std::string compact;
   compact.reserve(s.size());
@@ -458,5 +456,10 @@ inline std::string normalize_answer(std::string_view answer) {
   }
   return std::string(v);
 }
+
+}  // namespace detail
+
+/// The canonical form of a final answer (see the file comment). Linear time.
+inline std::string normalize_answer(std::string_view answer) { return detail::normalize(answer, true); }
 
 }  // namespace lens::math
