@@ -32,7 +32,7 @@ namespace lens::math::detail {
 
 inline constexpr std::size_t max_expression_bytes = 2048;
 inline constexpr std::size_t max_nodes = 512;
-inline constexpr int max_parse_depth = 48;
+inline constexpr int max_parse_depth = 192;  // recursion frames: about three per nested group
 inline constexpr std::size_t max_symbols = 12;
 
 enum class node_kind : std::uint8_t { number, symbol, pi, euler, imag, add, neg, mul, div, pow, func };
