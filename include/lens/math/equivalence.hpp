@@ -362,7 +362,8 @@ inline bool is_equivalent(std::string_view reference, std::string_view candidate
   if (detail::equivalent_normalized(a, b, 0, budget)) return true;
   if (!settings.expression_layer) return false;
   // A dropped left side (`y = ...`) may be what makes them differ: compare the
-  // relations as written.
+  // relations as written. Only when both sides hold one (cheap test first).
+  if (!detail::has_relation(reference) || !detail::has_relation(candidate)) return false;
   const std::string whole_a = detail::normalize(reference, false);
   const std::string whole_b = detail::normalize(candidate, false);
   if (whole_a == a && whole_b == b) return false;

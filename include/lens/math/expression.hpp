@@ -11,7 +11,9 @@
 //     functions agree at a random point with probability <= degree / p
 //     (Schwartz-Zippel), and three points are used;
 //   * in long double complex arithmetic (principal branches, so sqrt(x^2) is
-//     |x| and not x at negative points) at six points whose coordinates have both
+//     |x| and not x at negative points) at six points (three after an exact
+//     check, which they back up against residues equal by a multiple of p)
+//     whose coordinates have both
 //     signs, with a relative tolerance of 1e-15 against a bound on the rounding
 //     error that each node carries (so cancellation is not mistaken for a
 //     difference, and a difference is not hidden by a tolerance on the result).
@@ -65,8 +67,15 @@ inline std::uint64_t mod_pow(std::uint64_t base, std::uint64_t exponent) {
   }
   return result;
 }
-/// Inverse by Fermat; callers check a != 0.
-inline std::uint64_t mod_inverse(std::uint64_t a) { return mod_pow(a, modulus - 2); }
+/// A residue kept as a fraction num / den, so evaluation needs no inverse
+/// (den == 0 means a division by zero happened at this point).
+struct mod_fraction {
+  std::uint64_t num = 0;
+  std::uint64_t den = 1;
+};
+inline bool same_residue(const mod_fraction& a, const mod_fraction& b) {
+  return mod_mul(a.num, b.den) == mod_mul(b.num, a.den);
+}
 
 inline std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -90,10 +99,14 @@ inline constexpr int float_points = 6;
 /// Points that must be usable (no division by zero, finite) for a verdict.
 inline constexpr int min_modular_points = 2;
 inline constexpr int min_float_points = 4;
+inline constexpr int float_points_after_exact = 3;
+inline constexpr int min_float_points_after_exact = 2;
 /// Relative tolerance of the float check, against the rounding-error bound.
 inline constexpr long double float_tolerance = 1e-15L;
 
 struct tree_facts {
+  std::vector<mod_fraction> literal_residues;  // per literal
+  std::vector<long double> literal_values;     // per literal
   std::vector<char> modular;                // node evaluable modulo p
   std::vector<std::int64_t> int_exponent;   // for pow nodes with a constant integer exponent
   std::vector<char> has_symbol;             // subtree holds a symbol, pi or e
@@ -105,17 +118,21 @@ inline long double literal_value(const literal& lit) {
   return v / std::pow(10.0L, static_cast<long double>(lit.fraction_digits));
 }
 
-inline std::uint64_t literal_residue(const literal& lit) {
-  std::uint64_t v = 0;
-  for (char d : lit.digits) v = mod_add(mod_mul(v, 10), static_cast<std::uint64_t>(d - '0'));
-  // 10^k is invertible modulo the prime.
-  return mod_mul(v, mod_inverse(mod_pow(10, static_cast<std::uint64_t>(lit.fraction_digits))));
+inline mod_fraction literal_residue(const literal& lit) {
+  mod_fraction r;
+  for (char d : lit.digits) r.num = mod_add(mod_mul(r.num, 10), static_cast<std::uint64_t>(d - '0'));
+  r.den = mod_pow(10, static_cast<std::uint64_t>(lit.fraction_digits));  // never 0 modulo the prime
+  return r;
 }
 
 /// Which nodes are rational (see the file comment) and the integer exponents.
 inline tree_facts analyse(const parsed_answer& tree) {
   const std::size_t n = tree.nodes.size();
   tree_facts facts;
+  for (const literal& lit : tree.literals) {
+    facts.literal_residues.push_back(literal_residue(lit));
+    facts.literal_values.push_back(literal_value(lit));
+  }
   facts.modular.assign(n, 0);
   facts.int_exponent.assign(n, 0);
   facts.has_symbol.assign(n, 0);
@@ -127,7 +144,7 @@ inline tree_facts analyse(const parsed_answer& tree) {
       case node_kind::number:
         facts.modular[k] = 1;
         is_constant[k] = 1;
-        constant[k] = literal_value(tree.literals[static_cast<std::size_t>(node.a)]);
+        constant[k] = facts.literal_values[static_cast<std::size_t>(node.a)];
         break;
       case node_kind::symbol:
       case node_kind::pi:
@@ -173,40 +190,41 @@ inline tree_facts analyse(const parsed_answer& tree) {
   return facts;
 }
 
-/// Residues of every node at one point; false when a division by zero occurs.
-inline bool evaluate_modular(const parsed_answer& tree, const tree_facts& facts, const symbol_table& symbols,
-                             int point, std::vector<std::uint64_t>& value) {
+/// Residues of every rational node at one point (den == 0 where a division by zero occurred).
+inline void evaluate_modular(const parsed_answer& tree, const tree_facts& facts, const symbol_table& symbols,
+                             int point, std::vector<mod_fraction>& value) {
   const std::size_t n = tree.nodes.size();
-  value.assign(n, 0);
+  value.assign(n, mod_fraction{});
+  const auto salted = [&](std::uint64_t h) {
+    return mod_fraction{
+        splitmix64(h ^ sample_seed ^ (static_cast<std::uint64_t>(point) * 0xD1B54A32D192ED03ull)) % modulus, 1};
+  };
   for (std::size_t k = 0; k < n; ++k) {
     if (!facts.modular[k]) continue;  // not needed: its parent is not modular either
     const expr_node& node = tree.nodes[k];
-    const auto salted = [&](std::uint64_t h) {
-      return splitmix64(h ^ sample_seed ^ (static_cast<std::uint64_t>(point) * 0xD1B54A32D192ED03ull)) % modulus;
-    };
+    const mod_fraction& a = node.a >= 0 ? value[static_cast<std::size_t>(node.a)] : value[k];
+    const mod_fraction& b = node.b >= 0 ? value[static_cast<std::size_t>(node.b)] : value[k];
+    mod_fraction r;
     switch (node.kind) {
-      case node_kind::number: value[k] = literal_residue(tree.literals[static_cast<std::size_t>(node.a)]); break;
-      case node_kind::symbol: value[k] = salted(name_hash(symbols.names[static_cast<std::size_t>(node.a)])); break;
-      case node_kind::pi: value[k] = salted(name_hash("\\pi constant")); break;
-      case node_kind::euler: value[k] = salted(name_hash("e constant")); break;
-      case node_kind::neg: value[k] = mod_neg(value[node.a]); break;
-      case node_kind::add: value[k] = mod_add(value[node.a], value[node.b]); break;
-      case node_kind::mul: value[k] = mod_mul(value[node.a], value[node.b]); break;
-      case node_kind::div:
-        if (value[node.b] == 0) return false;
-        value[k] = mod_mul(value[node.a], mod_inverse(value[node.b]));
-        break;
+      case node_kind::number: r = facts.literal_residues[static_cast<std::size_t>(node.a)]; break;
+      case node_kind::symbol: r = salted(name_hash(symbols.names[static_cast<std::size_t>(node.a)])); break;
+      case node_kind::pi: r = salted(name_hash("\\pi constant")); break;
+      case node_kind::euler: r = salted(name_hash("e constant")); break;
+      case node_kind::neg: r = {mod_neg(a.num), a.den}; break;
+      case node_kind::add: r = {mod_add(mod_mul(a.num, b.den), mod_mul(b.num, a.den)), mod_mul(a.den, b.den)}; break;
+      case node_kind::mul: r = {mod_mul(a.num, b.num), mod_mul(a.den, b.den)}; break;
+      case node_kind::div: r = {mod_mul(a.num, b.den), mod_mul(a.den, b.num)}; break;
       case node_kind::pow: {
         const std::int64_t e = facts.int_exponent[k];
-        if (e < 0 && value[node.a] == 0) return false;
-        const std::uint64_t magnitude = mod_pow(value[node.a], static_cast<std::uint64_t>(e < 0 ? -e : e));
-        value[k] = e < 0 ? mod_inverse(magnitude) : magnitude;
+        const auto magnitude = static_cast<std::uint64_t>(e < 0 ? -e : e);
+        r = {mod_pow(a.num, magnitude), mod_pow(a.den, magnitude)};
+        if (e < 0) r = {r.den, r.num};
         break;
       }
-      default: return false;
+      default: break;
     }
+    value[k] = r;
   }
-  return true;
 }
 
 // ---- float evaluation with an error bound ----------------------------------
@@ -229,6 +247,10 @@ inline long double symbol_coordinate(std::string_view name, int point) {
 
 inline bool finite(const complex_ld& z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); }
 
+/// |re| + |im|: within a factor sqrt(2) of the modulus, without hypotl's cost.
+/// Every bound below uses it, so they stay bounds.
+inline long double magnitude(const complex_ld& z) { return std::fabs(z.real()) + std::fabs(z.imag()); }
+
 inline complex_ld integer_power(complex_ld base, std::int64_t e) {
   complex_ld result(1.0L, 0.0L);
   std::uint64_t k = static_cast<std::uint64_t>(e < 0 ? -e : e);
@@ -241,8 +263,8 @@ inline complex_ld integer_power(complex_ld base, std::int64_t e) {
 }
 
 /// Values of every node at one point; false when one is not finite or undefined.
-inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbols, int point,
-                           std::vector<bounded_value>& out) {
+inline bool evaluate_float(const parsed_answer& tree, const tree_facts& facts, const symbol_table& symbols,
+                           int point, std::vector<bounded_value>& out) {
   const std::size_t n = tree.nodes.size();
   out.assign(n, bounded_value{});
   const long double pi = 3.141592653589793238462643383279502884L;
@@ -252,12 +274,12 @@ inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbol
     bounded_value r;
     switch (node.kind) {
       case node_kind::number:
-        r.v = literal_value(tree.literals[static_cast<std::size_t>(node.a)]);
-        r.scale = std::abs(r.v);
+        r.v = facts.literal_values[static_cast<std::size_t>(node.a)];
+        r.scale = magnitude(r.v);
         break;
       case node_kind::symbol:
         r.v = symbol_coordinate(symbols.names[static_cast<std::size_t>(node.a)], point);
-        r.scale = std::abs(r.v);
+        r.scale = magnitude(r.v);
         break;
       case node_kind::pi: r.v = pi, r.scale = pi; break;
       case node_kind::euler: r.v = euler, r.scale = euler; break;
@@ -274,17 +296,17 @@ inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbol
       case node_kind::div: {
         const bounded_value& a = out[node.a];
         const bounded_value& b = out[node.b];
-        const long double mb = std::abs(b.v);
+        const long double mb = magnitude(b.v);
         // A denominator within its own error of zero is undefined here.
         if (!(mb > 64 * std::numeric_limits<long double>::epsilon() * b.scale)) return false;
         r.v = a.v / b.v;
-        r.scale = a.scale / mb + std::abs(a.v) * b.scale / (mb * mb);
+        r.scale = a.scale / mb + magnitude(a.v) * b.scale / (mb * mb);
         break;
       }
       case node_kind::pow: {
         const bounded_value& b = out[node.a];
         const bounded_value& e = out[node.b];
-        const long double mb = std::abs(b.v);
+        const long double mb = magnitude(b.v);
         const bool integer = e.v.imag() == 0 && e.v.real() == std::floor(e.v.real()) &&
                              std::fabs(e.v.real()) <= 4096 && e.scale == std::fabs(e.v.real());
         if (integer) {
@@ -295,25 +317,25 @@ inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbol
             r.scale = std::pow(b.scale, static_cast<long double>(exponent));
           } else {
             r.v = integer_power(b.v, exponent);
-            r.scale = std::abs(r.v) * (1 + std::fabs(e.v.real()) * b.scale / mb);
+            r.scale = magnitude(r.v) * (1 + std::fabs(e.v.real()) * b.scale / mb);
           }
         } else {
           if (!(mb > 64 * std::numeric_limits<long double>::epsilon() * b.scale)) return false;
           const complex_ld log_b = std::log(b.v);
           r.v = std::exp(e.v * log_b);
-          r.scale = std::abs(r.v) * (1 + std::abs(e.v) * b.scale / mb + std::abs(log_b) * e.scale);
+          r.scale = magnitude(r.v) * (1 + magnitude(e.v) * b.scale / mb + magnitude(log_b) * e.scale);
         }
         break;
       }
       case node_kind::func: {
         const bounded_value& u = out[node.a];
-        const long double mu = std::abs(u.v);
+        const long double mu = magnitude(u.v);
         long double slope = 0;  // |f'(u)|
         switch (node.fn) {
           case function_kind::sqrt:
             r.v = std::sqrt(u.v);
             if (mu == 0) return false;
-            slope = 0.5L / std::abs(r.v);
+            slope = 0.5L / magnitude(r.v);
             break;
           case function_kind::root: {
             const bounded_value& degree = out[node.b];
@@ -325,58 +347,58 @@ inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbol
             } else {
               r.v = std::pow(u.v, complex_ld(1.0L / d, 0.0L));
             }
-            slope = std::abs(r.v) / (d * mu);
+            slope = magnitude(r.v) / (d * mu);
             break;
           }
-          case function_kind::sin: r.v = std::sin(u.v), slope = std::abs(std::cos(u.v)); break;
-          case function_kind::cos: r.v = std::cos(u.v), slope = std::abs(std::sin(u.v)); break;
+          case function_kind::sin: r.v = std::sin(u.v), slope = magnitude(std::cos(u.v)); break;
+          case function_kind::cos: r.v = std::cos(u.v), slope = magnitude(std::sin(u.v)); break;
           case function_kind::tan: {
             const complex_ld c = std::cos(u.v);
-            if (std::abs(c) < 1e-12L) return false;
+            if (magnitude(c) < 1e-12L) return false;
             r.v = std::sin(u.v) / c;
-            slope = std::abs(1.0L + r.v * r.v);
+            slope = magnitude(1.0L + r.v * r.v);
             break;
           }
           case function_kind::cot: {
             const complex_ld s = std::sin(u.v);
-            if (std::abs(s) < 1e-12L) return false;
+            if (magnitude(s) < 1e-12L) return false;
             r.v = std::cos(u.v) / s;
-            slope = std::abs(1.0L + r.v * r.v);
+            slope = magnitude(1.0L + r.v * r.v);
             break;
           }
           case function_kind::sec: {
             const complex_ld c = std::cos(u.v);
-            if (std::abs(c) < 1e-12L) return false;
+            if (magnitude(c) < 1e-12L) return false;
             r.v = 1.0L / c;
-            slope = std::abs(r.v * std::sin(u.v) / c);
+            slope = magnitude(r.v * std::sin(u.v) / c);
             break;
           }
           case function_kind::csc: {
             const complex_ld s = std::sin(u.v);
-            if (std::abs(s) < 1e-12L) return false;
+            if (magnitude(s) < 1e-12L) return false;
             r.v = 1.0L / s;
-            slope = std::abs(r.v * std::cos(u.v) / s);
+            slope = magnitude(r.v * std::cos(u.v) / s);
             break;
           }
           case function_kind::asin:
           case function_kind::acos: {
             const complex_ld w = std::sqrt(1.0L - u.v * u.v);
-            if (std::abs(w) < 1e-12L) return false;
+            if (magnitude(w) < 1e-12L) return false;
             r.v = node.fn == function_kind::asin ? std::asin(u.v) : std::acos(u.v);
-            slope = 1.0L / std::abs(w);
+            slope = 1.0L / magnitude(w);
             break;
           }
           case function_kind::atan: {
             const complex_ld w = 1.0L + u.v * u.v;
-            if (std::abs(w) < 1e-12L) return false;
+            if (magnitude(w) < 1e-12L) return false;
             r.v = std::atan(u.v);
-            slope = 1.0L / std::abs(w);
+            slope = 1.0L / magnitude(w);
             break;
           }
-          case function_kind::sinh: r.v = std::sinh(u.v), slope = std::abs(std::cosh(u.v)); break;
-          case function_kind::cosh: r.v = std::cosh(u.v), slope = std::abs(std::sinh(u.v)); break;
-          case function_kind::tanh: r.v = std::tanh(u.v), slope = std::abs(1.0L - r.v * r.v); break;
-          case function_kind::exp: r.v = std::exp(u.v), slope = std::abs(r.v); break;
+          case function_kind::sinh: r.v = std::sinh(u.v), slope = magnitude(std::cosh(u.v)); break;
+          case function_kind::cosh: r.v = std::cosh(u.v), slope = magnitude(std::sinh(u.v)); break;
+          case function_kind::tanh: r.v = std::tanh(u.v), slope = magnitude(1.0L - r.v * r.v); break;
+          case function_kind::exp: r.v = std::exp(u.v), slope = magnitude(r.v); break;
           case function_kind::abs: r.v = std::abs(u.v), slope = 1; break;
           case function_kind::ln:
           case function_kind::log10:
@@ -389,25 +411,25 @@ inline bool evaluate_float(const parsed_answer& tree, const symbol_table& symbol
             if (node.fn == function_kind::log10) divisor = std::log(10.0L);
             if (node.fn == function_kind::log_base) {
               const bounded_value& base = out[node.b];
-              const long double mbase = std::abs(base.v);
+              const long double mbase = magnitude(base.v);
               if (!(mbase > 64 * std::numeric_limits<long double>::epsilon() * base.scale)) return false;
               divisor = std::log(base.v);
               divisor_scale = base.scale / mbase;
-              if (std::abs(divisor) < 1e-12L) return false;
+              if (magnitude(divisor) < 1e-12L) return false;
             }
             r.v /= divisor;
-            const long double md = std::abs(divisor);
-            r.scale = std::abs(r.v) + (slope * u.scale + std::abs(r.v) * divisor_scale) / md;
+            const long double md = magnitude(divisor);
+            r.scale = magnitude(r.v) + (slope * u.scale + magnitude(r.v) * divisor_scale) / md;
             slope = -1;  // scale already set
             break;
           }
         }
-        if (slope >= 0) r.scale = std::abs(r.v) + slope * u.scale;
+        if (slope >= 0) r.scale = magnitude(r.v) + slope * u.scale;
         break;
       }
     }
     if (!finite(r.v) || !std::isfinite(r.scale)) return false;
-    if (r.scale < std::abs(r.v)) r.scale = std::abs(r.v);
+    if (r.scale < magnitude(r.v)) r.scale = magnitude(r.v);
     out[k] = r;
   }
   return true;
@@ -428,8 +450,11 @@ inline bool side_modular(const side_ref& s) {
   return s.facts->modular[s.first] && (s.second < 0 || s.facts->modular[s.second]);
 }
 
-inline std::uint64_t side_residue(const side_ref& s, const std::vector<std::uint64_t>& value) {
-  return s.second < 0 ? value[s.first] : mod_add(value[s.first], mod_neg(value[s.second]));
+inline mod_fraction side_residue(const side_ref& s, const std::vector<mod_fraction>& value) {
+  if (s.second < 0) return value[s.first];
+  const mod_fraction& a = value[s.first];
+  const mod_fraction& b = value[s.second];
+  return {mod_add(mod_mul(a.num, b.den), mod_neg(mod_mul(b.num, a.den))), mod_mul(a.den, b.den)};
 }
 
 inline bounded_value side_value(const side_ref& s, const std::vector<bounded_value>& value) {
@@ -445,28 +470,29 @@ enum class factor_rule : std::uint8_t { equal, any_nonzero, positive };
 /// True when side b = c * side a at every sample point, where c is 1
 /// (factor_rule::equal), any non-zero constant, or a positive real constant.
 inline bool sides_match(const side_ref& a, const side_ref& b, const symbol_table& symbols, factor_rule rule,
-                        std::vector<std::uint64_t>& mod_a, std::vector<std::uint64_t>& mod_b,
+                        std::vector<mod_fraction>& mod_a, std::vector<mod_fraction>& mod_b,
                         std::vector<bounded_value>& float_a, std::vector<bounded_value>& float_b) {
   const bool modular = side_modular(a) && side_modular(b);
   if ((a.tree->has_decimal || b.tree->has_decimal) && !modular) return false;
   if (modular) {
     int usable = 0;
     bool have_factor = false;
-    std::uint64_t factor = 1;
+    mod_fraction factor;
     for (int point = 0; point < modular_points; ++point) {
-      if (!evaluate_modular(*a.tree, *a.facts, symbols, point, mod_a)) continue;
-      if (!evaluate_modular(*b.tree, *b.facts, symbols, point, mod_b)) continue;
-      const std::uint64_t ra = side_residue(a, mod_a);
-      const std::uint64_t rb = side_residue(b, mod_b);
+      evaluate_modular(*a.tree, *a.facts, symbols, point, mod_a);
+      evaluate_modular(*b.tree, *b.facts, symbols, point, mod_b);
+      const mod_fraction ra = side_residue(a, mod_a);
+      const mod_fraction rb = side_residue(b, mod_b);
+      if (ra.den == 0 || rb.den == 0) continue;  // a division by zero at this point
       if (rule == factor_rule::equal) {
-        if (ra != rb) return false;
+        if (!same_residue(ra, rb)) return false;
       } else {
-        if (ra == 0 || rb == 0) {
-          if (ra != rb) return false;
+        if (ra.num == 0 || rb.num == 0) {
+          if ((ra.num == 0) != (rb.num == 0)) return false;
           continue;  // both zero here: no information on the factor
         }
-        const std::uint64_t c = mod_mul(rb, mod_inverse(ra));
-        if (have_factor && c != factor) return false;
+        const mod_fraction c{mod_mul(rb.num, ra.den), mod_mul(rb.den, ra.num)};
+        if (have_factor && !same_residue(c, factor)) return false;
         factor = c;
         have_factor = true;
       }
@@ -475,19 +501,23 @@ inline bool sides_match(const side_ref& a, const side_ref& b, const symbol_table
     if (usable < min_modular_points) return false;
     if (rule != factor_rule::equal && !have_factor) return false;  // 0 = 0 is no equation
   }
+  // After an exact check the float one only guards against residues that agree
+  // by a multiple of p (`x + 1` vs `x + 1 + p`): fewer points do.
+  const int points = modular ? float_points_after_exact : float_points;
+  const int needed = modular ? min_float_points_after_exact : min_float_points;
   int usable = 0;
   bool have_factor = false;
   complex_ld factor(1.0L, 0.0L);
-  for (int point = 0; point < float_points; ++point) {
-    if (!evaluate_float(*a.tree, symbols, point, float_a)) continue;
-    if (!evaluate_float(*b.tree, symbols, point, float_b)) continue;
+  for (int point = 0; point < points; ++point) {
+    if (!evaluate_float(*a.tree, *a.facts, symbols, point, float_a)) continue;
+    if (!evaluate_float(*b.tree, *b.facts, symbols, point, float_b)) continue;
     const bounded_value va = side_value(a, float_a);
     const bounded_value vb = side_value(b, float_b);
-    const bool zero_a = std::abs(va.v) <= float_tolerance * va.scale;
-    const bool zero_b = std::abs(vb.v) <= float_tolerance * vb.scale;
+    const bool zero_a = magnitude(va.v) <= float_tolerance * va.scale;
+    const bool zero_b = magnitude(vb.v) <= float_tolerance * vb.scale;
     if (rule == factor_rule::equal) {
       const long double bound = float_tolerance * (va.scale > vb.scale ? va.scale : vb.scale);
-      if (!(std::abs(va.v - vb.v) <= bound)) return false;
+      if (!(magnitude(va.v - vb.v) <= bound)) return false;
     } else {
       if (zero_a || zero_b) {
         if (zero_a != zero_b) return false;
@@ -498,16 +528,16 @@ inline bool sides_match(const side_ref& a, const side_ref& b, const symbol_table
         have_factor = true;
         if (!finite(factor)) return false;
         if (rule == factor_rule::positive &&
-            !(std::fabs(factor.imag()) <= float_tolerance * std::abs(factor) && factor.real() > 0)) {
+            !(std::fabs(factor.imag()) <= float_tolerance * magnitude(factor) && factor.real() > 0)) {
           return false;
         }
       }
-      const long double bound = 4 * float_tolerance * (vb.scale + std::abs(factor) * va.scale);
-      if (!(std::abs(vb.v - factor * va.v) <= bound)) return false;
+      const long double bound = 4 * float_tolerance * (vb.scale + magnitude(factor) * va.scale);
+      if (!(magnitude(vb.v - factor * va.v) <= bound)) return false;
     }
     ++usable;
   }
-  if (usable < min_float_points) return false;
+  if (usable < needed) return false;
   return rule == factor_rule::equal || have_factor;
 }
 
@@ -533,7 +563,7 @@ inline bool expressions_equivalent(std::string_view a, std::string_view b) {
   if (ta.operands.size() != tb.operands.size()) return false;
   const tree_facts fa = analyse(ta);
   const tree_facts fb = analyse(tb);
-  std::vector<std::uint64_t> mod_a, mod_b;
+  std::vector<mod_fraction> mod_a, mod_b;
   std::vector<bounded_value> float_a, float_b;
 
   if (ta.operands.size() == 1) {

@@ -36,12 +36,13 @@ REPO = Path(__file__).resolve().parents[3]
 class Pair:
     kind: str  # verbatim, bare, rewrite:<what>, wrong:<what>, policy
     reference: str
-    output: str
+    form: str  # the candidate answer as written (boxed in `output` unless the kind says bare)
+    output: str  # the model output both checkers read
     label: int | None  # 1 equal, 0 different, None for policy pairs
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.kind, self.reference, self.output)
+        return (self.kind, self.reference, self.form)
 
 
 def data_dir() -> Path:
@@ -268,31 +269,56 @@ def build_corpus() -> list[Pair]:
     pairs: list[Pair] = []
     seen: set[tuple[str, str, str]] = set()
 
-    def add(kind: str, reference: str, output: str, label: int | None) -> None:
-        pair = Pair(kind, reference, output, label)
+    def add(kind: str, reference: str, form: str, label: int | None) -> None:
+        output = form if "bare" in kind else boxed(form)
+        pair = Pair(kind, reference, form, output, label)
         if pair.key not in seen:
             seen.add(pair.key)
             pairs.append(pair)
 
     for answer in load_answers():
-        add("verbatim", answer, boxed(answer), 1)
+        add("verbatim", answer, answer, 1)
         add("bare", answer, answer, 1)
         for what, form in rewrites(answer):
-            add(f"rewrite:{what}", answer, boxed(form), 1)
+            add(f"rewrite:{what}", answer, form, 1)
             add(f"rewrite-bare:{what}", answer, form, 1)
         for what, form in wrongs(answer):
-            add(f"wrong:{what}", answer, boxed(form), 0)
+            add(f"wrong:{what}", answer, form, 0)
         for form in rounded(answer):
-            add("policy:rounded-decimal", answer, boxed(form), None)
+            add("policy:rounded-decimal", answer, form, None)
     for what, reference, form in EXTRA_EQUAL:
-        add(f"extra:{what}", reference, boxed(form), 1)
+        add(f"extra:{what}", reference, form, 1)
         add(f"extra-bare:{what}", reference, form, 1)
     for what, reference, form in EXTRA_WRONG:
-        add(f"wrong:{what}", reference, boxed(form), 0)
+        add(f"wrong:{what}", reference, form, 0)
     return pairs
 
 
 if __name__ == "__main__":
     corpus = build_corpus()
     for p in corpus:
-        print(json.dumps({"kind": p.kind, "reference": p.reference, "output": p.output, "label": p.label}))
+        print(json.dumps({"kind": p.kind, "reference": p.reference, "form": p.form, "output": p.output, "label": p.label}))
+
+
+# ---- why lens and Math-Verify disagree ---------------------------------------
+
+REASONS = {
+    "bare": "bare answer (no $...$, box or marker): Math-Verify's default extraction reads no LaTeX "
+            "outside math delimiters; it takes a number inside the answer (3 of 3\\sqrt{13}) or nothing",
+    "cdot-i": "`7 \\cdot i`: Math-Verify does not match it with `7i` (the imaginary unit); lens reads both as i",
+    "base": "a numeral in another base: Math-Verify drops the subscript (52_9 = 52), lens keeps it",
+    "rounding": "Math-Verify compares numbers rounded to 6 decimal places (float_rounding=6): .0000673 = .0000672",
+}
+
+
+def disagreement_reason(pair: Pair, lens: int, math_verify: int) -> str:
+    """The REASONS key for a pair on which the two checkers disagree, or 'unexplained'."""
+    if lens == 1 and math_verify == 0 and pair.label == 1 and "bare" in pair.kind:
+        return "bare"
+    if lens == 1 and math_verify == 0 and pair.label == 1 and "\\cdot i" in pair.form:
+        return "cdot-i"
+    if lens == 0 and math_verify == 1 and pair.label == 0 and re.search(r"\d_\{?\d", pair.form):
+        return "base"
+    if lens == 0 and math_verify == 1 and pair.label == 0 and re.fullmatch(r"-?\d*\.\d{7,}", pair.form):
+        return "rounding"
+    return "unexplained"
