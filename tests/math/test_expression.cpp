@@ -211,6 +211,8 @@ TEST_CASE("rounded decimals follow reward_settings::accept_rounded_decimals", "[
   CHECK_FALSE(is_equivalent("\\frac{14}{3}", "4.67", rounded));      // too few places
   CHECK_FALSE(is_equivalent("\\frac{14}{3}", "4.666668", rounded));
   CHECK_FALSE(is_equivalent("0.333333", "0.333334", rounded));       // two decimals: exact only
+  CHECK(is_equivalent("\\frac{2}{1005}", "0.001990", rounded));      // places as written, zeros count
+  CHECK_FALSE(is_equivalent("\\frac{2}{1005}", "0.00199", rounded));
   rounded.rounded_decimal_places = 2;
   CHECK(is_equivalent("\\frac{14}{3}", "4.67", rounded));
   CHECK_FALSE(is_equivalent("\\frac{14}{3}", "4.66", rounded));

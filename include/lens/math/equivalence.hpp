@@ -339,7 +339,8 @@ inline bool equivalent_normalized(std::string_view a, std::string_view b, int de
         return true;
       }
       if (budget.settings->accept_rounded_decimals && decimal_a != decimal_b) {
-        return rounded_decimal_matches(decimal_a ? *literal_a : *literal_b, decimal_a ? *value_b : *value_a,
+        // The digits as written (`0.001990` has six places), not the canonical literal.
+        return rounded_decimal_matches(std::string(decimal_a ? a : b), decimal_a ? *value_b : *value_a,
                                        budget.settings->rounded_decimal_places);
       }
       return false;
