@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -223,4 +225,27 @@ TEST_CASE("the verdicts are deterministic", "[math][expression]") {
     CHECK(is_equivalent("\\sec^2 y", "\\tan^2 y + 1"));
     CHECK_FALSE(is_equivalent("x^2", "2x"));
   }
+}
+
+TEST_CASE("random expression-like inputs never crash and finish fast", "[math][expression][robustness]") {
+  const std::vector<std::string> pieces = {
+      "x", "y", "e", "i", "\\pi", "1", "2", "0", "9", ".5", "+", "-", "*", "/", "^", "_", "{", "}", "(", ")", "|",
+      "=", "<", ">", "\\le", "\\geq", "\\ne", "\\frac", "\\sqrt", "\\sqrt[3]", "[", "]", "\\sin", "\\cos", "\\tan",
+      "\\log", "\\ln", "\\exp", "\\cdot", "\\times", "\\theta", "^{-1}", "^{4000}", "10^{300}", "\\arcsin", "abcd"};
+  std::mt19937_64 rng(14);
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> length(1, 40);
+  int parsed_pairs = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string a, b;
+    for (int k = length(rng); k > 0; --k) a += pieces[pick(rng)];
+    for (int k = length(rng); k > 0; --k) b += pieces[pick(rng)];
+    const bool ab = expressions_equivalent(a, b);
+    REQUIRE(ab == expressions_equivalent(a, b));  // deterministic
+    if (expressions_equivalent(a, a)) ++parsed_pairs;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(parsed_pairs > 100);  // the generator reaches the evaluator
+  CHECK(seconds < 30.0);      // generous for a sanitizer build: about 60,000 calls
 }
