@@ -4,8 +4,11 @@
 //   stdin:  one JSON object per line, {"output": "...", "reference": "..."}
 //   stdout: one verdict per input line, `1` or `0`, in order
 //   stderr: one final JSON line {"checks": n, "seconds": t, "checks_per_second": r,
-//           "repeat": k}: the time spent in lens::math::reward alone (parsing
-//           the JSON is not counted), over k passes of the whole input.
+//           "wall_seconds": w, "repeat": k}: the CPU time (std::clock, one
+//           thread) spent in lens::math::reward alone (parsing the JSON is not
+//           counted) over k passes of the whole input, and the wall time. CPU
+//           time, as Google Benchmark reports, so a shared machine does not
+//           count other processes' time.
 // Options: --no-bare-fallback, --no-expressions, --rounded-decimals (the
 // reward_settings fields), --repeat K (time K passes; verdicts printed once).
 // Exit status 2 on a bad line or option, naming the line.
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -57,12 +61,14 @@ int main(int argc, char** argv) {
   }
   std::vector<char> verdicts(outputs.size(), 0);
   const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
   for (long pass = 0; pass < repeat; ++pass) {
     for (std::size_t k = 0; k < outputs.size(); ++k) {
       verdicts[k] = lens::math::reward(outputs[k], references[k], settings) == 1.0f ? 1 : 0;
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  const double wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string out;
   out.reserve(verdicts.size() * 2);
   for (char v : verdicts) {
@@ -75,6 +81,7 @@ int main(int argc, char** argv) {
   nlohmann::json timing = {{"checks", checks},
                            {"seconds", seconds},
                            {"checks_per_second", seconds > 0 ? checks / seconds : 0.0},
+                           {"wall_seconds", wall_seconds},
                            {"repeat", repeat}};
   std::cerr << timing.dump() << "\n";
   return 0;
