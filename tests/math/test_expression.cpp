@@ -63,6 +63,23 @@ TEST_CASE("expressions equal by algebra match", "[math][expression]") {
       {"\\frac{\\sqrt{2}x}{2}", "\\frac{x}{\\sqrt{2}}"},
   };
   check_both_ways(equal, true);
+  // Identities with non-rational parts: the float check alone decides them.
+  const std::vector<answer_pair> identities = {
+      {"\\sin(2x)", "2\\sin x\\cos x"},
+      {"\\tan(x+y)", "\\frac{\\tan x+\\tan y}{1-\\tan x\\tan y}"},
+      {"e^{x+y}", "e^x e^y"},
+      {"\\ln(x^2)", "2\\ln|x|"},
+      {"(\\sqrt{x}+1)^2", "x+2\\sqrt{x}+1"},
+      {"\\frac{1}{\\sqrt{x}+1}", "\\frac{\\sqrt{x}-1}{x-1}"},
+      {"\\log_3 x", "\\frac{\\ln x}{\\ln 3}"},
+      {"\\cosh^2 x-\\sinh^2 x", "1"},
+      {"\\sqrt[3]{x^3}", "x"},
+      {"\\sqrt{12}x", "2\\sqrt{3}x"},
+      {"1000\\sqrt{x}+10^{9}", "10^9+1000\\sqrt{x}"},
+  };
+  check_both_ways(identities, true);
+  CHECK_FALSE(is_equivalent("\\sqrt{x}+10^{9}", "\\sqrt{x}+10^{9}+0.001"));
+  CHECK_FALSE(is_equivalent("\\sqrt{x}+10^{13}", "\\sqrt{x}+10^{13}+1"));
   // The layer is what decides these: without it they do not match.
   CHECK_FALSE(is_equivalent("x^3+3x-6", "-6 + 3x + x^3", without_expressions()));
   CHECK_FALSE(is_equivalent("(a+5)(b+2)", "ab+5b+2a+10", without_expressions()));

@@ -13,9 +13,8 @@
 //   * in long double complex arithmetic (principal branches, so sqrt(x^2) is
 //     |x| and not x at negative points) at six points (three after an exact
 //     check, which they back up against residues equal by a multiple of p)
-//     whose coordinates have both
-//     signs, with a relative tolerance of 1e-15 against a bound on the rounding
-//     error that each node carries (so cancellation is not mistaken for a
+//     whose coordinates have both signs, with a relative tolerance of 1e-16
+//     (about 900 ulps) against a bound on the rounding error that each node carries (so cancellation is not mistaken for a
 //     difference, and a difference is not hidden by a tolerance on the result).
 // Both checks must pass, and a tree with a written decimal that is not rational
 // (`1.414\sqrt{x}`) never matches: a decimal approximates, it does not equal.
@@ -102,7 +101,7 @@ inline constexpr int min_float_points = 4;
 inline constexpr int float_points_after_exact = 3;
 inline constexpr int min_float_points_after_exact = 2;
 /// Relative tolerance of the float check, against the rounding-error bound.
-inline constexpr long double float_tolerance = 1e-15L;
+inline constexpr long double float_tolerance = 1e-16L;
 
 struct tree_facts {
   std::vector<mod_fraction> literal_residues;  // per literal
