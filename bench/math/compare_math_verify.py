@@ -42,10 +42,10 @@ def find_program(explicit: str | None) -> Path:
         return Path(explicit)
     if os.environ.get("LENS_MATH_VERDICTS"):
         return Path(os.environ["LENS_MATH_VERDICTS"])
-    found = sorted(REPO.glob("build-*/tests/math/lens_math_verdicts")) + sorted(REPO.glob("build/tests/math/lens_math_verdicts"))
+    found = corpus_module.built_verdicts_programs()
     if not found:
         sys.exit("lens_math_verdicts not found: build the target or pass --verdicts")
-    return max(found, key=lambda p: p.stat().st_mtime)
+    return found[0]
 
 
 def lens_run(program: Path, pairs, repeat: int):
@@ -99,6 +99,7 @@ def main() -> None:
 
     boxed = split(lambda p: "bare" not in p.kind)
     bare = split(lambda p: "bare" in p.kind)
+    print(f"lens: {program}")
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     print(f"pairs: {len(pairs)} ({sum(p.label == 1 for p in pairs)} equal, {sum(p.label == 0 for p in pairs)} wrong)")
     print(f"lens:        {lens_right}/{len(pairs)} agree with the labels, {lens_fp} wrong accepted, "

@@ -45,6 +45,21 @@ class Pair:
         return (self.kind, self.reference, self.form)
 
 
+def built_verdicts_programs() -> list[Path]:
+    """lens_math_verdicts in the build folders of the checkout, Release builds
+    first (a sanitizer build is slow to time), then the newest first."""
+    found = list(REPO.glob("build-*/tests/math/lens_math_verdicts")) + list(REPO.glob("build/tests/math/lens_math_verdicts"))
+
+    def release(path: Path) -> bool:
+        cache = path.parents[2] / "CMakeCache.txt"
+        try:
+            return "CMAKE_BUILD_TYPE:STRING=Release" in cache.read_text(errors="replace")
+        except OSError:
+            return False
+
+    return sorted(found, key=lambda p: (not release(p), -p.stat().st_mtime))
+
+
 def data_dir() -> Path:
     return Path(os.environ.get("LENS_MATH_DATA_DIR", REPO.parent / "shared" / "data" / "math"))
 

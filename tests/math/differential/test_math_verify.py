@@ -12,7 +12,7 @@ whole corpus through the `lens_math_verdicts` command-line program. Asserted:
     with --rounded-decimals; bare answers need the bare-answer fallback.
 
 Environment:
-  LENS_MATH_VERDICTS   path of lens_math_verdicts (else build-*/tests/math/ is searched)
+  LENS_MATH_VERDICTS   path of lens_math_verdicts (else build-*/tests/math/ is searched, Release first)
   LENS_MATH_DATA_DIR   MATH data folder (default <repo>/../shared/data/math)
   CI                   when set, a missing program, data or math_verify fails instead of skipping
 """
@@ -47,15 +47,13 @@ def find_verdicts_program() -> Path:
         if not path.is_file():
             _missing(f"LENS_MATH_VERDICTS={env} is not a file")
         return path
-    found = sorted(REPO.glob("build-*/tests/math/lens_math_verdicts")) + sorted(
-        REPO.glob("build/tests/math/lens_math_verdicts")
-    )
+    found = corpus_module.built_verdicts_programs()
     if not found:
         _missing(
             "lens_math_verdicts not found: build the CMake target lens_math_verdicts "
             "(tests/math) or set LENS_MATH_VERDICTS to its path"
         )
-    return max(found, key=lambda p: p.stat().st_mtime)
+    return found[0]
 
 
 def run_lens(pairs, *options: str) -> tuple[list[int], dict]:
