@@ -97,7 +97,8 @@ def main() -> None:
         sel = [(p, l, m) for p, l, m in zip(pairs, lens, mv) if kind_test(p)]
         return len(sel), sum(l == p.label for p, l, _ in sel), sum(m == p.label for p, _, m in sel)
 
-    boxed = split(lambda p: "bare" not in p.kind)
+    boxed = split(lambda p: "bare" not in p.kind and not p.kind.startswith("format"))
+    marked = split(lambda p: p.kind.startswith("format"))
     bare = split(lambda p: "bare" in p.kind)
     print(f"lens: {program}")
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
@@ -107,6 +108,7 @@ def main() -> None:
     print(f"Math-Verify: {mv_right}/{len(pairs)} agree with the labels, {mv_fp} wrong accepted, "
           f"{mv_rate:,.0f} checks/s (CPU; wall {len(pairs) / mv_wall:,.0f}/s)")
     print(f"boxed outputs: {boxed[0]} pairs, lens {boxed[1]}, Math-Verify {boxed[2]}; "
+          f"$...$ / Answer: / Minerva outputs: {marked[0]} pairs, lens {marked[1]}, Math-Verify {marked[2]}; "
           f"bare outputs: {bare[0]} pairs, lens {bare[1]}, Math-Verify {bare[2]}")
     print(f"speed ratio lens / Math-Verify: {lens_rate / mv_rate:,.0f}x")
 

@@ -3,6 +3,8 @@
 Every pair is built from a MATH-500 reference answer and labelled by construction:
 
   verbatim   the answer in a short solution ending in ``\\boxed{answer}``      label 1
+  format     the answer marked otherwise: ``$answer$``, "Answer: ...", Minerva's label 1
+             "The final answer is $answer$. I hope it is correct."
   bare       the answer alone: no box, no ``$``, no "Answer:"                label 1
   rewrite    an equal form of one of the kinds issue 14 lists, boxed or bare  label 1
              (frac as a/b, \\dfrac, \\cfrac, explicit \\cdot products, exponent and
@@ -138,6 +140,21 @@ def rewrites(answer: str) -> list[tuple[str, str]]:
     m = re.fullmatch(r"\((-?\d+),(-?\d+)\)", answer.replace(" ", ""))
     if m:
         out.append(("left-right", f"\\left( {m.group(1)}, {m.group(2)} \\right)"))
+    m = re.fullmatch(r"\\text\{\(([A-E])\)\}", answer)
+    if m:
+        out.append(("choice-letter", m.group(1)))
+        out.append(("choice-parenthesised", f"({m.group(1).lower()})"))
+    if answer.startswith("\\$"):
+        out.append(("money-plain", answer[2:].replace(",\\!", "")))
+    m = re.fullmatch(r"\\\{(.*)\\\}", answer)
+    if m and m.group(1).count(",") == 1 and "\\pm" not in m.group(1):
+        first, second = m.group(1).split(",")
+        out.append(("set-order", f"\\{{{second.strip()}, {first.strip()}\\}}"))
+    if answer.startswith("x \\in "):
+        out.append(("interval-without-variable", answer[len("x \\in "):]))
+    m = re.fullmatch(r"(\d+)\\sqrt\{(\d+)\}", answer)
+    if m:
+        out.append(("radical-order", f"\\sqrt{{{m.group(2)}}} \\cdot {m.group(1)}"))
     out.extend(SYMBOLIC_REWRITES.get(answer, []))
     return out
 
@@ -145,7 +162,7 @@ def rewrites(answer: str) -> list[tuple[str, str]]:
 # The MATH-500 answers with variables, each with equal forms of the kinds the
 # issue lists (reordered, expanded/factored, explicit products, equations).
 SYMBOLIC_REWRITES: dict[str, list[tuple[str, str]]] = {
-    "p - q": [("reorder", "-q + p")],
+    "p - q": [("reorder", "-q + p"), ("explicit-product", "p - 1 \\cdot q")],
     "x=5": [("swap-equation", "5 = x")],
     "x^5 - x^4 + x^3 - x^2 + x - 1": [("factored", "(x-1)(x^4+x^2+1)"), ("reorder", "-1 + x - x^2 + x^3 - x^4 + x^5")],
     "x^3+3x-6": [("reorder", "-6 + 3x + x^3")],
@@ -157,14 +174,14 @@ SYMBOLIC_REWRITES: dict[str, list[tuple[str, str]]] = {
                               ("moved-terms", "5x + 11z + 4 = 7y")],
     "-13x+3": [("reorder", "3-13x")],
     "\\frac{11+9a}{20}": [("reorder", "\\frac{9a+11}{20}"), ("split-fraction", "\\frac{9a}{20}+\\frac{11}{20}"),
-                          ("decimal-coefficients", "0.45a+0.55")],
+                          ("decimal-coefficients", "0.45a+0.55"), ("factored", "\\frac{1}{20}(9a+11)")],
     "2k": [("explicit-product", "2 \\cdot k"), ("reorder", "k \\cdot 2")],
     "6r^2-4r-24": [("factored", "2(3r^2-2r-12)"), ("reorder", "-24-4r+6r^2")],
-    "15x - 80": [("factored", "5(3x-16)"), ("reorder", "-80+15x")],
+    "15x - 80": [("factored", "5(3x-16)"), ("reorder", "-80+15x"), ("explicit-product", "15 \\cdot x - 80")],
     "5r^5": [("explicit-product", "5 \\cdot r^{5}")],
     "x^8 + x^7 + x^6 + x^5 + x^4 + x^3 + x^2 + x + 1": [("factored", "(x^2+x+1)(x^6+x^3+1)"),
                                                           ("reorder", "1+x+x^2+x^3+x^4+x^5+x^6+x^7+x^8")],
-    "8n^2 + 4n + 1": [("reorder", "1 + 4n + 8n^2")],
+    "8n^2 + 4n + 1": [("reorder", "1 + 4n + 8n^2"), ("factored", "4n(2n+1)+1")],
     "y = 2x + 3": [("swap-equation", "2x + 3 = y"), ("reorder", "y = 3 + 2x"), ("moved-terms", "2x - y + 3 = 0"),
                    ("scaled-equation", "2y = 4x + 6")],
     "y = -2x": [("moved-terms", "2x + y = 0"), ("swap-equation", "-2x = y")],
@@ -284,8 +301,9 @@ def build_corpus() -> list[Pair]:
     pairs: list[Pair] = []
     seen: set[tuple[str, str, str]] = set()
 
-    def add(kind: str, reference: str, form: str, label: int | None) -> None:
-        output = form if "bare" in kind else boxed(form)
+    def add(kind: str, reference: str, form: str, label: int | None, output: str | None = None) -> None:
+        if output is None:
+            output = form if "bare" in kind else boxed(form)
         pair = Pair(kind, reference, form, output, label)
         if pair.key not in seen:
             seen.add(pair.key)
@@ -294,6 +312,11 @@ def build_corpus() -> list[Pair]:
     for answer in load_answers():
         add("verbatim", answer, answer, 1)
         add("bare", answer, answer, 1)
+        # Other ways a model marks its answer.
+        add("format:dollars", answer, answer, 1, f"We simplify.\nSo the answer is ${answer}$.")
+        add("format:answer-colon", answer, answer, 1, f"We simplify.\nAnswer: {answer}")
+        add("format:minerva", answer, answer, 1,
+            f"We simplify.\nFinal Answer: The final answer is ${answer}$. I hope it is correct.")
         for what, form in rewrites(answer):
             add(f"rewrite:{what}", answer, form, 1)
             add(f"rewrite-bare:{what}", answer, form, 1)
@@ -318,8 +341,8 @@ if __name__ == "__main__":
 # ---- why lens and Math-Verify disagree ---------------------------------------
 
 REASONS = {
-    "bare": "bare answer (no $...$, box or marker): Math-Verify's default extraction reads no LaTeX "
-            "outside math delimiters; it takes a number inside the answer (3 of 3\\sqrt{13}) or nothing",
+    "no-delimiters": "LaTeX outside math delimiters (a bare answer, or after \"Answer:\"): Math-Verify's default "
+                     "extraction reads none; it takes a number inside the answer (3 of 3\\sqrt{13}) or nothing",
     "cdot-i": "`7 \\cdot i`: Math-Verify does not match it with `7i` (the imaginary unit); lens reads both as i",
     "base": "a numeral in another base: Math-Verify drops the subscript (52_9 = 52), lens keeps it",
     "rounding": "Math-Verify compares numbers rounded to 6 decimal places (float_rounding=6): .0000673 = .0000672",
@@ -328,8 +351,8 @@ REASONS = {
 
 def disagreement_reason(pair: Pair, lens: int, math_verify: int) -> str:
     """The REASONS key for a pair on which the two checkers disagree, or 'unexplained'."""
-    if lens == 1 and math_verify == 0 and pair.label == 1 and "bare" in pair.kind:
-        return "bare"
+    if lens == 1 and math_verify == 0 and pair.label == 1 and "$" not in pair.output.replace("\\$", "") and "\\boxed" not in pair.output:
+        return "no-delimiters"
     if lens == 1 and math_verify == 0 and pair.label == 1 and "\\cdot i" in pair.form:
         return "cdot-i"
     if lens == 0 and math_verify == 1 and pair.label == 0 and re.search(r"\d_\{?\d", pair.form):
