@@ -2,7 +2,7 @@
 // equal answers written differently compare equal. Covers the rules of the
 // Hendrycks MATH, Minerva and PRM800K normalisers:
 //   outer `$...$`, `\(...\)`, `\boxed{}`; `\left`/`\right`/`\big`; spacing
-//   (`\!`, `\,`, `\;`, `\ `, `~`) and all whitespace; `\dfrac`/`\tfrac`;
+//   (`\!`, `\,`, `\;`, `\ `, `~`) and all whitespace; `\dfrac`/`\tfrac`/`\cfrac`;
 //   `\frac12` -> `\frac{1}{2}`, `\sqrt3` -> `\sqrt{3}`; degrees (`^\circ`,
 //   `^{\circ}`, `°`, the word); `\$`, `$`, `\%`, `%`; `\text{...}` units and
 //   trailing unit words; `\text`/`\mbox`/`\mathrm`/`\textbf` unwrapped;
