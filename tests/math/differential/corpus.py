@@ -360,3 +360,38 @@ def disagreement_reason(pair: Pair, lens: int, math_verify: int) -> str:
     if lens == 0 and math_verify == 1 and pair.label == 0 and re.fullmatch(r"-?\d*\.\d{7,}", pair.form):
         return "rounding"
     return "unexplained"
+
+
+# ---- a false-positive sweep over real answers -------------------------------
+
+def last_boxed(solution: str) -> str | None:
+    """The argument of the last \\boxed{...} / \\fbox{...} of a MATH solution."""
+    start = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
+    if start < 0:
+        return None
+    brace = solution.find("{", start)
+    if brace < 0:
+        return None
+    depth = 0
+    for k in range(brace, len(solution)):
+        if solution[k] == "{":
+            depth += 1
+        elif solution[k] == "}":
+            depth -= 1
+            if depth == 0:
+                return solution[brace + 1 : k]
+    return None
+
+
+def symbolic_answers() -> list[str]:
+    """Distinct final answers of MATH train + test with a variable (a letter
+    outside commands), no \\text and no matrix: what the expression layer decides."""
+    found: set[str] = set()
+    for name in ("test.jsonl", "train.jsonl"):
+        with open(data_dir() / name, encoding="utf-8") as f:
+            for line in f:
+                answer = last_boxed(json.loads(line)["solution"])
+                if (answer and re.search(r"[a-z]", re.sub(r"\\[a-zA-Z]+", "", answer))
+                        and "\\text" not in answer and "matrix" not in answer):
+                    found.add(answer)
+    return sorted(found)

@@ -9,7 +9,10 @@ whole corpus through the `lens_math_verdicts` command-line program. Asserted:
   * the pairs where lens and Math-Verify disagree are exactly DISAGREEMENTS
     below (each with its reason), the table docs/MATH_REWARD.md shows;
   * the documented settings: rounded decimals rejected by default and accepted
-    with --rounded-decimals; bare answers need the bare-answer fallback.
+    with --rounded-decimals; bare answers need the bare-answer fallback;
+  * a false-positive sweep without Math-Verify: every pair of distinct answers
+    with variables in MATH train + test (about 119,000 pairs); the pairs lens
+    accepts are exactly SWEEP_ACCEPTED, each equal or a documented rule.
 
 Environment:
   LENS_MATH_VERDICTS   path of lens_math_verdicts (else build-*/tests/math/ is searched, Release first)
@@ -632,3 +635,46 @@ def test_bare_answers_need_the_fallback(corpus):
     without, _ = run_lens(bare, "--no-bare-fallback")
     assert sum(with_fallback) == len(bare)
     assert sum(without) == 0
+
+
+# Pairs of distinct MATH answers with variables that lens accepts, each checked by
+# hand: equal written differently, or the normaliser's documented rules (a short
+# left side `x = ` is dropped, units are dropped).
+SWEEP_ACCEPTED: set[tuple[str, str]] = {
+    ("-x + 1", "1 - x"),  # equal
+    ("-x + 1", "1-x"),  # equal
+    ("1 + i", "1+i"),  # equal (spacing)
+    ("1 - 2x", "y=-2x+1"),  # `y =` dropped
+    ("1 - x", "1-x"),  # equal (spacing)
+    ("15\\mbox{ cm}^2", "k = 15"),  # unit and `k =` dropped
+    ("2x", "y = 2x"),  # `y =` dropped
+    ("3 - i", "3-i"),  # equal (spacing)
+    ("3x^2 - 12", "3x^2-12"),  # equal (spacing)
+    ("a=9", "x=9"),  # short left sides dropped
+    ("b=4", "x = 4"),
+    ("b=4", "x=4"),
+    ("k = 1", "x=1"),
+    ("k=3", "q = 3"),
+    ("k=3", "x = 3"),
+    ("q = 3", "x = 3"),
+    ("x + 2", "y = x+2"),  # `y =` dropped
+    ("x + 3", "y = x+3"),
+    ("x = -1", "y = -1"),  # short left sides dropped
+    ("x = 4", "x=4"),  # equal (spacing)
+}
+
+
+def test_distinct_answers_with_variables_are_not_confused():
+    try:
+        answers = corpus_module.symbolic_answers()
+    except FileNotFoundError as error:
+        _missing(f"MATH data not found ({error}); set LENS_MATH_DATA_DIR")
+    pairs = [
+        corpus_module.Pair("sweep", a, b, f"\\boxed{{{b}}}", 0)
+        for i, a in enumerate(answers)
+        for b in answers[i + 1 :]
+    ]
+    assert len(pairs) > 100_000
+    verdicts, _ = run_lens(pairs)
+    accepted = {(p.reference, p.form) for p, v in zip(pairs, verdicts) if v == 1}
+    assert accepted == SWEEP_ACCEPTED
