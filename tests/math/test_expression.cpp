@@ -99,6 +99,11 @@ TEST_CASE("implicit and explicit products, braces, subscripts and \\cfrac", "[ma
   check_both_ways(different, false);
 }
 
+TEST_CASE("a leading plus sign on an element changes nothing", "[math][equivalence]") {
+  check_both_ways({{"(2,\\infty)", "(2,+\\infty)"}, {"(-1, 3)", "(-1, +3)"}, {"\\{1, 2\\}", "\\{+1, 2\\}"}}, true);
+  check_both_ways({{"(2,\\infty)", "(2,-\\infty)"}, {"(1, 3)", "(-1, +3)"}}, false);
+}
+
 TEST_CASE("equations match up to a non-zero constant factor", "[math][expression]") {
   const std::vector<answer_pair> equal = {
       {"x = 5", "5 = x"},

@@ -271,6 +271,9 @@ inline bool equal_ignoring_case(std::string_view a, std::string_view b) {
 
 /// Compares two normalised answers (the numbered rules in the file comment).
 inline bool equivalent_normalized(std::string_view a, std::string_view b, int depth, comparison_budget& budget) {
+  // A leading unary plus never changes a value: `(2, +\infty)` is `(2, \infty)`.
+  if (a.size() > 1 && a.front() == '+') a.remove_prefix(1);
+  if (b.size() > 1 && b.front() == '+') b.remove_prefix(1);
   if (a.empty() || b.empty()) return false;
   if (a == b) return true;
   if (depth > max_structure_depth || !budget.spend(a.size() + b.size() + 1)) return false;
