@@ -104,6 +104,20 @@ TEST_CASE("a leading plus sign on an element changes nothing", "[math][equivalen
   check_both_ways({{"(2,\\infty)", "(2,-\\infty)"}, {"(1, 3)", "(-1, +3)"}}, false);
 }
 
+TEST_CASE("solutions written as assignments", "[math][equivalence]") {
+  check_both_ways({{"2, 3", "x = 2, x = 3"},
+                   {"2, 3", "x = 2 \\text{ or } x = 3"},
+                   {"-2,1", "x=-2 \\text{ and } x=1"},
+                   {"(1,2)", "(x,y) = (1,2)"},
+                   {"x = 2, y = 3", "y = 3, x = 2"}},
+                  true);
+  check_both_ways({{"2, 3", "x = 2, x = 4"},
+                   {"x = 2, y = 3", "x = 3, y = 2"},  // names kept when they differ
+                   {"(1,2)", "(x,y) = (2,1)"},
+                   {"2, 3", "x = 2, y = 3"}},
+                  false);
+}
+
 TEST_CASE("equations match up to a non-zero constant factor", "[math][expression]") {
   const std::vector<answer_pair> equal = {
       {"x = 5", "5 = x"},

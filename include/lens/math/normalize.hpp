@@ -7,7 +7,9 @@
 //   `^{\circ}`, `°`, the word); `\$`, `$`, `\%`, `%`; `\text{...}` units and
 //   trailing unit words; `\text`/`\mbox`/`\mathrm`/`\textbf` unwrapped;
 //   thousands separators (`10,\!080`, `58,500`, `{,}`); `.5` -> `0.5`;
-//   `x = 5` -> `5` and `x \in S` -> `S` for a short left side;
+//   `x = 5` -> `5` and `x \in S` -> `S` for a short left side, also for
+//   solutions of one variable (`x = 2, x = 3` -> `2,3`) and a tuple
+//   (`(x,y) = (1,2)` -> `(1,2)`);
 //   `\text{(C)}` / `(c)` -> `C`; " and " between items -> `,`; trailing `.`.
 // Every pass is one scan of the input, so normalisation is linear time.
 #pragma once
@@ -303,7 +305,60 @@ inline std::string_view strip_variable_assignment(std::string_view s) {
   for (char c : lhs) short_name = short_name && (is_letter(c) || is_digit(c));
   bool control_word = lhs.size() > 1 && lhs[0] == '\\';
   for (std::size_t k = 1; k < lhs.size() && control_word; ++k) control_word = is_letter(lhs[k]);
-  return (short_name || control_word) ? rhs : s;
+  // `(x, y) = (1, 2)`: a tuple of short names.
+  bool name_tuple = lhs.size() >= 5 && lhs.front() == '(' && lhs.back() == ')' && !is_in;
+  if (name_tuple) {
+    std::size_t start = 1;
+    for (std::size_t k = 1; k < lhs.size() && name_tuple; ++k) {
+      if (lhs[k] != ',' && lhs[k] != ')') continue;
+      const std::string_view name = trim(lhs.substr(start, k - start));
+      bool ok = !name.empty() && name.size() <= 2 && is_letter(name[0]);
+      for (char c : name) ok = ok && (is_letter(c) || is_digit(c));
+      name_tuple = ok;
+      start = k + 1;
+    }
+  }
+  return (short_name || control_word || name_tuple) ? rhs : s;
+}
+
+/// `x = 2, x = 3` -> `2,3` (after " or " / " and " became commas): the
+/// solutions of one variable, when every top-level element assigns the same
+/// short name. `x = 2, y = 3` stays: dropping different names would let the
+/// unordered list rules match it with `x = 3, y = 2`.
+inline std::string strip_element_assignments(std::string_view s) {
+  if (s.find('=') == npos || s.find(',') == npos) return std::string(s);
+  std::vector<std::string_view> elements;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    const char c = i < s.size() ? s[i] : ',';
+    if (i < s.size() && c == '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (c == ',' && depth == 0) {
+      elements.push_back(trim(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (elements.size() < 2) return std::string(s);
+  std::string_view name;
+  std::string out;
+  out.reserve(s.size());
+  for (std::string_view element : elements) {
+    const std::string_view value = strip_variable_assignment(element);
+    if (value.size() == element.size()) return std::string(s);  // not an assignment
+    const std::size_t eq = element.find('=');
+    if (eq == npos) return std::string(s);  // `x \in S`: not a solution value
+    const std::string_view lhs = trim(element.substr(0, eq));
+    if (!name.empty() && lhs != name) return std::string(s);
+    name = lhs;
+    if (!out.empty()) out += ',';
+    out.append(value);
+  }
+  return out;
 }
 
 /// `\frac12` -> `\frac{1}{2}`, `\frac{270}7` -> `\frac{270}{7}`, `\sqrt3` -> `\sqrt{3}`.
@@ -420,7 +475,12 @@ inline std::string normalize(std::string_view answer, bool strip_assignment) {
   s = unwrap_text(s);
   s = std::string(strip_trailing_units(s));  // `\text{5 cm}` -> `5 cm` -> `5`
   s = words_to_commas(s);
-  s = strip_assignment ? std::string(strip_variable_assignment(trim(s))) : std::string(trim(s));
+  if (strip_assignment) {
+    s = std::string(strip_variable_assignment(trim(s)));
+    s = strip_element_assignments(s);
+  } else {
+    s = std::string(trim(s));
+  }
 
   std::string compact;
   compact.reserve(s.size());

@@ -128,6 +128,7 @@ def rewrites(answer: str) -> list[tuple[str, str]]:
     if m and "," in answer and not re.fullmatch(r"\d{1,3}(,\d{3})+", answer):
         items = [g for g in m.groups() if g is not None]
         out.append(("list-order", ", ".join(reversed(items))))
+        out.append(("assignment-list", " \\text{ or } ".join(f"x = {item}" for item in items)))
     m = re.fullmatch(r"(-?\d+) ?([+-]) ?(\d+)i", answer)
     if m:
         out.append(("complex-order", f"{'-' if m.group(2) == '-' else ''}{m.group(3)}i + {m.group(1)}".replace("+ -", "- ")))
@@ -140,6 +141,7 @@ def rewrites(answer: str) -> list[tuple[str, str]]:
     m = re.fullmatch(r"\((-?\d+),(-?\d+)\)", answer.replace(" ", ""))
     if m:
         out.append(("left-right", f"\\left( {m.group(1)}, {m.group(2)} \\right)"))
+        out.append(("assignment-tuple", f"(x, y) = ({m.group(1)}, {m.group(2)})"))
     m = re.fullmatch(r"\\text\{\(([A-E])\)\}", answer)
     if m:
         out.append(("choice-letter", m.group(1)))
