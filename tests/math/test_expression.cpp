@@ -104,6 +104,11 @@ TEST_CASE("a leading plus sign on an element changes nothing", "[math][equivalen
   check_both_ways({{"(2,\\infty)", "(2,-\\infty)"}, {"(1, 3)", "(-1, +3)"}}, false);
 }
 
+TEST_CASE("all real numbers", "[math][equivalence]") {
+  check_both_ways({{"(-\\infty,\\infty)", "\\mathbb{R}"}, {"(-\\infty, \\infty)", "\\mathbb R"}}, true);
+  check_both_ways({{"(0,\\infty)", "\\mathbb{R}"}, {"\\mathbb{R}", "\\mathbb{Z}"}}, false);
+}
+
 TEST_CASE("solutions written as assignments", "[math][equivalence]") {
   check_both_ways({{"2, 3", "x = 2, x = 3"},
                    {"2, 3", "x = 2 \\text{ or } x = 3"},

@@ -10,7 +10,8 @@
 //   `x = 5` -> `5` and `x \in S` -> `S` for a short left side, also for
 //   solutions of one variable (`x = 2, x = 3` -> `2,3`) and a tuple
 //   (`(x,y) = (1,2)` -> `(1,2)`);
-//   `\text{(C)}` / `(c)` -> `C`; " and " between items -> `,`; trailing `.`.
+//   `\text{(C)}` / `(c)` -> `C`; `\mathbb{R}` -> `(-\infty,\infty)`;
+//   " and " between items -> `,`; trailing `.`.
 // Every pass is one scan of the input, so normalisation is linear time.
 #pragma once
 
@@ -503,6 +504,8 @@ inline std::string normalize(std::string_view answer, bool strip_assignment) {
     }
     if (v.size() == before) break;
   }
+  // All real numbers: `\mathbb{R}` is the interval `(-\infty,\infty)`.
+  if (v == "\\mathbb{R}" || v == "\\mathbbR" || v == "\\mathbb{R}^1") return "(-\\infty,\\infty)";
   // Multiple choice: `(C)`, `(c)`, `\text{(C)}` -> `C`.
   if (v.size() == 3 && v[0] == '(' && v[2] == ')' && to_upper(v[1]) >= 'A' && to_upper(v[1]) <= 'E') {
     return std::string(1, to_upper(v[1]));
