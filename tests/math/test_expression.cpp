@@ -182,10 +182,12 @@ TEST_CASE("adversarial pairs the evaluation could be fooled by are rejected", "[
       {"e", "2.718281828459045"},
       {"x", "x + 0.000000000000000001"},
       {"i x", "x"},
+      {"x^{1+10^{-30}}", "x"},                 // rounds to x^1 in long double: caught exactly
   };
   check_both_ways(different, false);
   CHECK_FALSE(expressions_equivalent("x^{2}", "2x"));
   CHECK(expressions_equivalent("x^{2}", "xx"));
+  CHECK(expressions_equivalent("x^{\\frac{4}{2}}", "x^2"));  // an exact integer exponent is fine
 }
 
 TEST_CASE("the expression layer rejects what it cannot parse and stays within its limits", "[math][expression]") {

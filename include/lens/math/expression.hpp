@@ -108,7 +108,12 @@ struct tree_facts {
   std::vector<long double> literal_values;     // per literal
   std::vector<char> modular;                // node evaluable modulo p
   std::vector<std::int64_t> int_exponent;   // for pow nodes with a constant integer exponent
+  std::vector<char> integer_pow;            // int_exponent is set (exactly an integer)
   std::vector<char> has_symbol;             // subtree holds a symbol, pi or e
+  /// A constant exponent that rounds to an integer in long double but is not
+  /// one exactly (`x^{1 + 10^{-30}}`): neither evaluation can tell it from the
+  /// integer, so such a tree is never judged equal to anything.
+  bool inexact_integer_exponent = false;
 };
 
 inline long double literal_value(const literal& lit) {
@@ -134,9 +139,11 @@ inline tree_facts analyse(const parsed_answer& tree) {
   }
   facts.modular.assign(n, 0);
   facts.int_exponent.assign(n, 0);
+  facts.integer_pow.assign(n, 0);
   facts.has_symbol.assign(n, 0);
   std::vector<long double> constant(n, 0.0L);  // value of symbol-free real subtrees
   std::vector<char> is_constant(n, 0);
+  std::vector<mod_fraction> residue(n);         // exact value of those subtrees modulo p
   for (std::size_t k = 0; k < n; ++k) {
     const expr_node& node = tree.nodes[k];
     switch (node.kind) {
@@ -144,6 +151,7 @@ inline tree_facts analyse(const parsed_answer& tree) {
         facts.modular[k] = 1;
         is_constant[k] = 1;
         constant[k] = facts.literal_values[static_cast<std::size_t>(node.a)];
+        residue[k] = facts.literal_residues[static_cast<std::size_t>(node.a)];
         break;
       case node_kind::symbol:
       case node_kind::pi:
@@ -158,6 +166,7 @@ inline tree_facts analyse(const parsed_answer& tree) {
         facts.has_symbol[k] = facts.has_symbol[node.a];
         is_constant[k] = is_constant[node.a];
         constant[k] = -constant[node.a];
+        residue[k] = {mod_neg(residue[node.a].num), residue[node.a].den};
         break;
       case node_kind::add:
       case node_kind::mul:
@@ -165,11 +174,22 @@ inline tree_facts analyse(const parsed_answer& tree) {
         facts.modular[k] = facts.modular[node.a] && facts.modular[node.b];
         facts.has_symbol[k] = facts.has_symbol[node.a] || facts.has_symbol[node.b];
         is_constant[k] = is_constant[node.a] && is_constant[node.b];
-        if (node.kind == node_kind::add) constant[k] = constant[node.a] + constant[node.b];
-        if (node.kind == node_kind::mul) constant[k] = constant[node.a] * constant[node.b];
-        if (node.kind == node_kind::div) {
-          is_constant[k] = is_constant[k] && constant[node.b] != 0;
-          if (is_constant[k]) constant[k] = constant[node.a] / constant[node.b];
+        {
+          const mod_fraction& ra = residue[node.a];
+          const mod_fraction& rb = residue[node.b];
+          if (node.kind == node_kind::add) {
+            constant[k] = constant[node.a] + constant[node.b];
+            residue[k] = {mod_add(mod_mul(ra.num, rb.den), mod_mul(rb.num, ra.den)), mod_mul(ra.den, rb.den)};
+          }
+          if (node.kind == node_kind::mul) {
+            constant[k] = constant[node.a] * constant[node.b];
+            residue[k] = {mod_mul(ra.num, rb.num), mod_mul(ra.den, rb.den)};
+          }
+          if (node.kind == node_kind::div) {
+            is_constant[k] = is_constant[k] && constant[node.b] != 0;
+            if (is_constant[k]) constant[k] = constant[node.a] / constant[node.b];
+            residue[k] = {mod_mul(ra.num, rb.den), mod_mul(ra.den, rb.num)};
+          }
         }
         break;
       case node_kind::pow: {
@@ -177,7 +197,18 @@ inline tree_facts analyse(const parsed_answer& tree) {
         const long double e = constant[node.b];
         if (is_constant[node.b] && facts.modular[node.b] && std::fabs(e) <= 4096 && e == std::floor(e)) {
           facts.int_exponent[k] = static_cast<std::int64_t>(e);
+          facts.integer_pow[k] = 1;
           facts.modular[k] = facts.modular[node.a];
+          const auto magnitude = static_cast<std::uint64_t>(e < 0 ? -e : e);
+          const mod_fraction exact{e < 0 ? mod_neg(magnitude) : magnitude, 1};
+          if (residue[node.b].den == 0 || !same_residue(residue[node.b], exact)) facts.inexact_integer_exponent = true;
+          if (is_constant[node.a]) {
+            // A constant to an integer power is a constant: `10^{-30}`.
+            is_constant[k] = 1;
+            constant[k] = std::pow(constant[node.a], e);
+            mod_fraction r{mod_pow(residue[node.a].num, magnitude), mod_pow(residue[node.a].den, magnitude)};
+            residue[k] = e < 0 ? mod_fraction{r.den, r.num} : r;
+          }
         }
         break;
       }
@@ -306,17 +337,17 @@ inline bool evaluate_float(const parsed_answer& tree, const tree_facts& facts, c
         const bounded_value& b = out[node.a];
         const bounded_value& e = out[node.b];
         const long double mb = magnitude(b.v);
-        const bool integer = e.v.imag() == 0 && e.v.real() == std::floor(e.v.real()) &&
-                             std::fabs(e.v.real()) <= 4096 && e.scale == std::fabs(e.v.real());
-        if (integer) {
-          const auto exponent = static_cast<std::int64_t>(e.v.real());
+        // An integer power only where the analysis proved the exponent an
+        // exact integer; `x^{1 + 10^{-30}}` rounds to 1 but is not.
+        if (facts.integer_pow[k]) {
+          const std::int64_t exponent = facts.int_exponent[k];
           if (mb == 0) {
             if (exponent <= 0) return false;
             r.v = 0;
             r.scale = std::pow(b.scale, static_cast<long double>(exponent));
           } else {
             r.v = integer_power(b.v, exponent);
-            r.scale = magnitude(r.v) * (1 + std::fabs(e.v.real()) * b.scale / mb);
+            r.scale = magnitude(r.v) * (1 + static_cast<long double>(exponent < 0 ? -exponent : exponent) * b.scale / mb);
           }
         } else {
           if (!(mb > 64 * std::numeric_limits<long double>::epsilon() * b.scale)) return false;
@@ -471,6 +502,7 @@ enum class factor_rule : std::uint8_t { equal, any_nonzero, positive };
 inline bool sides_match(const side_ref& a, const side_ref& b, const symbol_table& symbols, factor_rule rule,
                         std::vector<mod_fraction>& mod_a, std::vector<mod_fraction>& mod_b,
                         std::vector<bounded_value>& float_a, std::vector<bounded_value>& float_b) {
+  if (a.facts->inexact_integer_exponent || b.facts->inexact_integer_exponent) return false;
   const bool modular = side_modular(a) && side_modular(b);
   if ((a.tree->has_decimal || b.tree->has_decimal) && !modular) return false;
   if (modular) {
