@@ -5,6 +5,12 @@
 //   perturbed  the boxed answer changed (a digit bumped, or "+1" appended);
 //   minerva    no box: "... Final Answer: The final answer is $answer$. I hope it is correct.";
 //   truncated  the last 40 bytes cut off (often an unclosed box: no answer).
+// BM_reward_short_mix is the realistic mix of issue 14 (most answers short and
+// structured): per problem a two-sentence output ending in the boxed answer, the
+// same with the answer perturbed, the bare answer alone, and the bare answer
+// perturbed. BM_reward_expressions times pairs that only the expression layer
+// decides (reordered, factored, scaled equations, oriented inequalities), and
+// their near misses, to show its cost per check.
 // Run: build-math/bench/math/lens_math_reward_bench  (env LENS_MATH_DATA_DIR overrides the data folder)
 #include <lens/math.hpp>
 #include <lens/math/dataset.hpp>
@@ -112,6 +118,66 @@ void BM_reward_mixed(benchmark::State& state) {
   state.counters["fraction_correct"] = correct / static_cast<double>(mixed.size());
 }
 
+const std::vector<scored_output>& short_mix() {
+  static std::vector<scored_output> mix;
+  if (!mix.empty()) return mix;
+  for (const auto& record : lens::math::load_jsonl(lens::math::default_data_dir() + "/math500.jsonl")) {
+    const std::string wrong = perturb(record.answer);
+    mix.push_back({"We simplify and check the result.\nTherefore the final answer is $\\boxed{" + record.answer + "}$.",
+                   record.answer});
+    mix.push_back({"We simplify and check the result.\nTherefore the final answer is $\\boxed{" + wrong + "}$.",
+                   record.answer});
+    mix.push_back({record.answer, record.answer});
+    mix.push_back({wrong, record.answer});
+  }
+  return mix;
+}
+
+void BM_reward_short_mix(benchmark::State& state) {
+  const std::vector<scored_output>* data = nullptr;
+  try {
+    data = &short_mix();
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  double correct = 0;
+  for (auto _ : state) {
+    correct = 0;
+    for (const auto& item : *data) {
+      const float r = lens::math::reward(item.output, item.reference);
+      benchmark::DoNotOptimize(r);
+      correct += r;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(data->size()));
+  state.counters["fraction_correct"] = correct / static_cast<double>(data->size());
+}
+
+void BM_reward_expressions(benchmark::State& state) {
+  static const std::vector<scored_output> pairs = {
+      {"\\boxed{-6 + 3x + x^3}", "x^3+3x-6"},          {"\\boxed{ab+5b+2a+10}", "(a+5)(b+2)"},
+      {"\\boxed{2(k+1)}", "2k+2"},                     {"\\boxed{\\frac{9a+11}{20}}", "\\frac{11+9a}{20}"},
+      {"\\boxed{\\frac{\\cos x}{\\sin x}}", "\\cot x"},   {"\\boxed{\\tan^2 y + 1}", "\\sec^2 y"},
+      {"\\boxed{2x + 3 = y}", "y = 3 + 2x"},           {"\\boxed{2x + 4y - 3 = 0}", "y = -\\frac12 x + \\frac34"},
+      {"\\boxed{-x > -1}", "x < 1"},                   {"\\boxed{5 \\geq x}", "x \\leq 5"},
+      {"\\boxed{x^3+3x+6}", "x^3+3x-6"},               {"\\boxed{(a+2)(b+5)}", "(a+5)(b+2)"},
+      {"\\boxed{2x}", "x^2"},                          {"\\boxed{x}", "\\sqrt{x^2}"},
+      {"\\boxed{y = 2x - 3}", "y = 2x + 3"},           {"\\boxed{x > 1}", "x < 1"},
+  };
+  double correct = 0;
+  for (auto _ : state) {
+    correct = 0;
+    for (const auto& item : pairs) {
+      const float r = lens::math::reward(item.output, item.reference);
+      benchmark::DoNotOptimize(r);
+      correct += r;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(pairs.size()));
+  state.counters["fraction_correct"] = correct / static_cast<double>(pairs.size());
+}
+
 void BM_is_equivalent_answers(benchmark::State& state) {
   const std::vector<scored_output>* data = nullptr;
   try {
@@ -133,6 +199,8 @@ BENCHMARK(BM_reward_perturbed);
 BENCHMARK(BM_reward_minerva);
 BENCHMARK(BM_reward_truncated);
 BENCHMARK(BM_reward_mixed);
+BENCHMARK(BM_reward_short_mix);
+BENCHMARK(BM_reward_expressions);
 BENCHMARK(BM_is_equivalent_answers);
 
 BENCHMARK_MAIN();

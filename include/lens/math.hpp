@@ -4,6 +4,8 @@
 #pragma once
 
 #include <lens/math/equivalence.hpp>
+#include <lens/math/expression.hpp>
 #include <lens/math/extract.hpp>
 #include <lens/math/normalize.hpp>
 #include <lens/math/reward.hpp>
+#include <lens/math/settings.hpp>

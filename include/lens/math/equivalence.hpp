@@ -10,15 +10,25 @@
 //   6. numbers by value (see detail/numeric.hpp): exact rationals exactly,
 //      a written decimal never equals an irrational value (`3.14159` is not `\pi`),
 //      everything else at relative tolerance 1e-13;
-//   7. text answers (letters only) ignoring case.
+//   7. text answers (letters only) ignoring case;
+//   8. anything else (variables, functions, equations, inequalities) by the
+//      expression layer (expression.hpp), when reward_settings::expression_layer
+//      is on: by value at random points, exactly where the answers are rational.
+//      When normalisation dropped a short left side (`y = 2x + 3` -> `2x+3`) and
+//      the answers still differ, the two relations are compared whole as well,
+//      so `y = 3 + 2x` matches `2x + 3 = y` and `5 = x` matches `x = 5`.
 // Otherwise not equivalent: the checker is conservative and says "correct"
 // only when the two answers really are the same. An empty answer (after
-// normalisation) is never equivalent to anything.
+// normalisation) is never equivalent to anything. Rounded decimals
+// (`4.666667` for `\frac{14}{3}`) count only with
+// reward_settings::accept_rounded_decimals (off by default; see settings.hpp).
 #pragma once
 
 #include <lens/math/detail/numeric.hpp>
 #include <lens/math/detail/text.hpp>
+#include <lens/math/expression.hpp>
 #include <lens/math/normalize.hpp>
+#include <lens/math/settings.hpp>
 
 #include <cstddef>
 #include <string>
@@ -137,6 +147,7 @@ inline std::optional<matrix_cells> parse_matrix(std::string_view s) {
 /// when the budget runs out the answers are judged different (conservative).
 struct comparison_budget {
   std::size_t remaining = 0;
+  const reward_settings* settings = nullptr;  // never null inside equivalent_normalized
   bool spend(std::size_t amount) {
     if (amount > remaining) {
       remaining = 0;
@@ -148,6 +159,33 @@ struct comparison_budget {
 };
 
 inline bool equivalent_normalized(std::string_view a, std::string_view b, int depth, comparison_budget& budget);
+
+/// A top-level `=`, `<`, `>`, `\le`, `\ge`, `\ne` (and their variants).
+inline bool has_relation(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '=' || s[i] == '<' || s[i] == '>') return true;
+    // `\le`, `\leq`, `\ge`, `\ne`, ... (spaces are gone: `x\ley` is `x \le y`).
+    if (s[i] == '\\' && (s.compare(i, 3, "\\le") == 0 || s.compare(i, 3, "\\ge") == 0 || s.compare(i, 3, "\\ne") == 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// With reward_settings::accept_rounded_decimals: `decimal` (canonical, with a
+/// point) has at least `places` digits after the point and is `value` rounded
+/// to those digits: |decimal - value| <= half a unit in its last place.
+inline bool rounded_decimal_matches(const std::string& decimal, const numeric_value& value, int places) {
+  const std::size_t point = decimal.find('.');
+  if (point == npos || value.approx.imag() != 0.0) return false;
+  const int digits = static_cast<int>(decimal.size() - point - 1);
+  if (digits < places || digits > 15) return false;
+  const double written = std::strtod(decimal.c_str(), nullptr);
+  const double half_unit = 0.5 * std::pow(10.0, -digits);
+  // A hair of slack for the binary representation of both numbers.
+  const double slack = 4 * 2.220446049250313e-16 * std::max(std::abs(written), 1.0);
+  return std::abs(written - value.approx.real()) <= half_unit + slack;
+}
 
 /// `a\pm b` -> `a+b`, `a-b` (one top-level \pm or \mp per element).
 inline void expand_plus_minus(std::string_view element, std::vector<std::string>& out) {
@@ -233,6 +271,9 @@ inline bool equal_ignoring_case(std::string_view a, std::string_view b) {
 
 /// Compares two normalised answers (the numbered rules in the file comment).
 inline bool equivalent_normalized(std::string_view a, std::string_view b, int depth, comparison_budget& budget) {
+  // A leading unary plus never changes a value: `(2, +\infty)` is `(2, \infty)`.
+  if (a.size() > 1 && a.front() == '+') a.remove_prefix(1);
+  if (b.size() > 1 && b.front() == '+') b.remove_prefix(1);
   if (a.empty() || b.empty()) return false;
   if (a == b) return true;
   if (depth > max_structure_depth || !budget.spend(a.size() + b.size() + 1)) return false;
@@ -297,12 +338,20 @@ inline bool equivalent_normalized(std::string_view a, std::string_view b, int de
       // the irrational value \pi or \sqrt{2}, however many digits agree.
       const bool decimal_a = literal_a && literal_a->find('.') != npos;
       const bool decimal_b = literal_b && literal_b->find('.') != npos;
-      if ((decimal_a && !value_b->exact) || (decimal_b && !value_a->exact)) return false;
-      return numeric_values_equal(*value_a, *value_b);
+      if (numeric_values_equal(*value_a, *value_b) && !((decimal_a && !value_b->exact) || (decimal_b && !value_a->exact))) {
+        return true;
+      }
+      if (budget.settings->accept_rounded_decimals && decimal_a != decimal_b) {
+        // The digits as written (`0.001990` has six places), not the canonical literal.
+        return rounded_decimal_matches(std::string(decimal_a ? a : b), decimal_a ? *value_b : *value_a,
+                                       budget.settings->rounded_decimal_places);
+      }
+      return false;
     }
   }
 
-  return is_plain_word(a) && is_plain_word(b) && equal_ignoring_case(a, b);
+  if (is_plain_word(a) && is_plain_word(b)) return equal_ignoring_case(a, b);
+  return budget.settings->expression_layer && expressions_equivalent(a, b);
 }
 
 }  // namespace detail
@@ -310,11 +359,24 @@ inline bool equivalent_normalized(std::string_view a, std::string_view b, int de
 /// True when `candidate` is the same answer as `reference` (see the file
 /// comment). Symmetric in intent; linear in the input size up to the bounded
 /// structure depth. Never throws except std::bad_alloc.
-inline bool is_equivalent(std::string_view reference, std::string_view candidate) {
+inline bool is_equivalent(std::string_view reference, std::string_view candidate, const reward_settings& settings) {
   const std::string a = normalize_answer(reference);
   const std::string b = normalize_answer(candidate);
-  detail::comparison_budget budget{64 * (a.size() + b.size()) + 4096};
-  return detail::equivalent_normalized(a, b, 0, budget);
+  detail::comparison_budget budget{64 * (a.size() + b.size()) + 4096, &settings};
+  if (detail::equivalent_normalized(a, b, 0, budget)) return true;
+  if (!settings.expression_layer) return false;
+  // A dropped left side (`y = ...`) may be what makes them differ: compare the
+  // relations as written. Only when both sides hold one (cheap test first).
+  if (!detail::has_relation(reference) || !detail::has_relation(candidate)) return false;
+  const std::string whole_a = detail::normalize(reference, false);
+  const std::string whole_b = detail::normalize(candidate, false);
+  if (whole_a == a && whole_b == b) return false;
+  return detail::has_relation(whole_a) && detail::has_relation(whole_b) && expressions_equivalent(whole_a, whole_b);
+}
+
+/// is_equivalent with the default reward_settings.
+inline bool is_equivalent(std::string_view reference, std::string_view candidate) {
+  return is_equivalent(reference, candidate, reward_settings{});
 }
 
 }  // namespace lens::math

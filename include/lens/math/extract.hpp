@@ -6,7 +6,14 @@
 //      also `\boxed 9` and `\boxed9`, as TeX reads them);
 //   2. only when the text has no \boxed/\fbox at all:
 //      "... final answer is X" (Minerva's format), then "Answer: X",
-//      then the last `$...$` / `$$...$$` / `\(...\)` / `\[...\]` span.
+//      then the last `$...$` / `$$...$$` / `\(...\)` / `\[...\]` span;
+//   3. the bare-answer fallback (reward_settings::bare_answer_fallback, on by
+//      default), only when none of the above exists: the last non-empty line
+//      (or what follows "answer is" in it), when it looks like an answer and
+//      not like prose: at most max_bare_answer_bytes, and no run of four or
+//      more letters outside a command other than a unit word ("28 percent"),
+//      unless the line is one word. So `10`, `\frac{10}{9}`, `(x-2)(x+2)`, `.1`
+//      and `7,425,000` are answers, and "I could not solve it." is not.
 // Returns std::nullopt ("no answer") when nothing is found, when the answer is
 // empty, or when the last \boxed is unbalanced (a truncated output: its answer
 // is unknown, so an earlier box or a fallback is not used in its place).
@@ -14,6 +21,8 @@
 #pragma once
 
 #include <lens/math/detail/text.hpp>
+#include <lens/math/normalize.hpp>
+#include <lens/math/settings.hpp>
 
 #include <optional>
 #include <string>
@@ -112,11 +121,103 @@ inline std::optional<std::string> nonempty(std::string_view s) {
   return std::string(s);
 }
 
+/// The longest a bare answer line may be.
+inline constexpr std::size_t max_bare_answer_bytes = 160;
+
+/// `line` without `\begin{name}` / `\end{name}` and with `\text{...}`-like
+/// wrappers dropped (their content kept), for looks_like_bare_answer.
+inline std::string without_wrappers(std::string_view line) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (command_at(line, i, "begin") || command_at(line, i, "end")) {
+      const std::size_t open = i + (line[i + 1] == 'b' ? 6 : 4);
+      const std::size_t close = open < line.size() && line[open] == '{' ? match_brace(line, open) : npos;
+      if (close != npos) {
+        out += ' ';
+        i = close + 1;
+        continue;
+      }
+    }
+    bool wrapper = false;
+    for (std::string_view name : {"text", "mbox", "textbf", "mathrm", "textrm", "mathbf"}) {
+      if (command_at(line, i, name) && i + 1 + name.size() < line.size() && line[i + 1 + name.size()] == '{') {
+        i += 2 + name.size();
+        wrapper = true;
+        break;
+      }
+    }
+    if (wrapper) continue;  // the closing brace stays: it is not a letter
+    out += line[i++];
+  }
+  return out;
+}
+
+/// True when `line` reads as an answer, not as a sentence (see the file comment).
+inline bool looks_like_bare_answer(std::string_view raw) {
+  if (raw.empty() || raw.size() > max_bare_answer_bytes) return false;
+  const std::string unwrapped = without_wrappers(raw);
+  std::string_view line = unwrapped;
+  {
+    std::string_view word = trim(line);
+    while (!word.empty() && word.back() == '}') word = trim(word.substr(0, word.size() - 1));
+    bool one_word = !word.empty();
+    for (char c : word) one_word = one_word && is_letter(c);
+    if (one_word) return true;
+  }
+  bool any_content = false;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    const char c = line[i];
+    if (c == '\\') {
+      std::size_t end = i + 1;
+      while (end < line.size() && is_letter(line[end])) ++end;
+      if (end == i + 1 && end < line.size()) ++end;
+      // `\boxedanswer{4}`: a malformed box is not a bare answer.
+      if (starts_with(line.substr(i + 1), "boxed") || starts_with(line.substr(i + 1), "fbox")) return false;
+      i = end;
+      any_content = true;
+      continue;
+    }
+    if (is_letter(c)) {
+      std::size_t end = i;
+      while (end < line.size() && is_letter(line[end])) ++end;
+      if (end - i >= 4 && !is_unit_word(line.substr(i, end - i))) return false;
+      i = end;
+      any_content = true;
+      continue;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 && !is_space(c)) return false;
+    if (!is_space(c)) any_content = true;
+    ++i;
+  }
+  return any_content;
+}
+
+/// The bare-answer fallback (rule 3 in the file comment). Looks at the last
+/// non-empty line only, so it costs O(length of that line) after one backward scan.
+inline std::optional<std::string> bare_answer(std::string_view text) {
+  std::size_t end = text.size();
+  while (end > 0 && is_space(text[end - 1])) --end;
+  if (end == 0) return std::nullopt;
+  std::size_t begin = end;
+  while (begin > 0 && text[begin - 1] != '\n') {
+    --begin;
+    if (end - begin > 4 * max_bare_answer_bytes) return std::nullopt;  // a long line is prose
+  }
+  std::string_view line = trim(text.substr(begin, end - begin));
+  const std::size_t marker = rfind_ignore_case(line, "answer is");
+  if (marker != npos) line = answer_after(line, marker + 9);
+  line = strip_trailing_punctuation(line);
+  if (!looks_like_bare_answer(line)) return std::nullopt;
+  return nonempty(line);
+}
+
 }  // namespace detail
 
 /// The final answer in `text` (see the file comment for the rules), or
 /// std::nullopt when there is none.
-inline std::optional<std::string> extract_answer(std::string_view text) {
+inline std::optional<std::string> extract_answer(std::string_view text, const reward_settings& settings) {
   using namespace detail;
   const std::size_t command = rfind_box_command(text);
   if (command != npos) {
@@ -153,7 +254,13 @@ inline std::optional<std::string> extract_answer(std::string_view text) {
     if (auto answer = nonempty(answer_after(text, marker + 7))) return answer;
   }
   if (auto span = last_math_span(text)) return nonempty(strip_trailing_punctuation(*span));
+  if (settings.bare_answer_fallback) return bare_answer(text);
   return std::nullopt;
+}
+
+/// extract_answer with the default reward_settings (bare-answer fallback on).
+inline std::optional<std::string> extract_answer(std::string_view text) {
+  return extract_answer(text, reward_settings{});
 }
 
 }  // namespace lens::math

@@ -2,13 +2,16 @@
 // equal answers written differently compare equal. Covers the rules of the
 // Hendrycks MATH, Minerva and PRM800K normalisers:
 //   outer `$...$`, `\(...\)`, `\boxed{}`; `\left`/`\right`/`\big`; spacing
-//   (`\!`, `\,`, `\;`, `\ `, `~`) and all whitespace; `\dfrac`/`\tfrac`;
+//   (`\!`, `\,`, `\;`, `\ `, `~`) and all whitespace; `\dfrac`/`\tfrac`/`\cfrac`;
 //   `\frac12` -> `\frac{1}{2}`, `\sqrt3` -> `\sqrt{3}`; degrees (`^\circ`,
 //   `^{\circ}`, `°`, the word); `\$`, `$`, `\%`, `%`; `\text{...}` units and
 //   trailing unit words; `\text`/`\mbox`/`\mathrm`/`\textbf` unwrapped;
 //   thousands separators (`10,\!080`, `58,500`, `{,}`); `.5` -> `0.5`;
-//   `x = 5` -> `5` and `x \in S` -> `S` for a short left side;
-//   `\text{(C)}` / `(c)` -> `C`; " and " between items -> `,`; trailing `.`.
+//   `x = 5` -> `5` and `x \in S` -> `S` for a short left side, also for
+//   solutions of one variable (`x = 2, x = 3` -> `2,3`) and a tuple
+//   (`(x,y) = (1,2)` -> `(1,2)`);
+//   `\text{(C)}` / `(c)` -> `C`; `\mathbb{R}` -> `(-\infty,\infty)`;
+//   " and " between items -> `,`; trailing `.`.
 // Every pass is one scan of the input, so normalisation is linear time.
 #pragma once
 
@@ -88,7 +91,7 @@ inline std::string rewrite_commands(std::string_view s) {
         }
       }
       if (!handled) {
-        if (name == "dfrac" || name == "tfrac") {
+        if (name == "dfrac" || name == "tfrac" || name == "cfrac") {
           out += "\\frac";
         } else if (name == "infinity") {
           out += "\\infty";
@@ -303,7 +306,60 @@ inline std::string_view strip_variable_assignment(std::string_view s) {
   for (char c : lhs) short_name = short_name && (is_letter(c) || is_digit(c));
   bool control_word = lhs.size() > 1 && lhs[0] == '\\';
   for (std::size_t k = 1; k < lhs.size() && control_word; ++k) control_word = is_letter(lhs[k]);
-  return (short_name || control_word) ? rhs : s;
+  // `(x, y) = (1, 2)`: a tuple of short names.
+  bool name_tuple = lhs.size() >= 5 && lhs.front() == '(' && lhs.back() == ')' && !is_in;
+  if (name_tuple) {
+    std::size_t start = 1;
+    for (std::size_t k = 1; k < lhs.size() && name_tuple; ++k) {
+      if (lhs[k] != ',' && lhs[k] != ')') continue;
+      const std::string_view name = trim(lhs.substr(start, k - start));
+      bool ok = !name.empty() && name.size() <= 2 && is_letter(name[0]);
+      for (char c : name) ok = ok && (is_letter(c) || is_digit(c));
+      name_tuple = ok;
+      start = k + 1;
+    }
+  }
+  return (short_name || control_word || name_tuple) ? rhs : s;
+}
+
+/// `x = 2, x = 3` -> `2,3` (after " or " / " and " became commas): the
+/// solutions of one variable, when every top-level element assigns the same
+/// short name. `x = 2, y = 3` stays: dropping different names would let the
+/// unordered list rules match it with `x = 3, y = 2`.
+inline std::string strip_element_assignments(std::string_view s) {
+  if (s.find('=') == npos || s.find(',') == npos) return std::string(s);
+  std::vector<std::string_view> elements;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    const char c = i < s.size() ? s[i] : ',';
+    if (i < s.size() && c == '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (c == ',' && depth == 0) {
+      elements.push_back(trim(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (elements.size() < 2) return std::string(s);
+  std::string_view name;
+  std::string out;
+  out.reserve(s.size());
+  for (std::string_view element : elements) {
+    const std::string_view value = strip_variable_assignment(element);
+    if (value.size() == element.size()) return std::string(s);  // not an assignment
+    const std::size_t eq = element.find('=');
+    if (eq == npos) return std::string(s);  // `x \in S`: not a solution value
+    const std::string_view lhs = trim(element.substr(0, eq));
+    if (!name.empty() && lhs != name) return std::string(s);
+    name = lhs;
+    if (!out.empty()) out += ',';
+    out.append(value);
+  }
+  return out;
 }
 
 /// `\frac12` -> `\frac{1}{2}`, `\frac{270}7` -> `\frac{270}{7}`, `\sqrt3` -> `\sqrt{3}`.
@@ -412,17 +468,20 @@ inline bool is_grouped_number(std::string_view s) {
   return i == s.size();
 }
 
-}  // namespace detail
-
-/// The canonical form of a final answer (see the file comment). Linear time.
-inline std::string normalize_answer(std::string_view answer) {
-  using namespace detail;
+/// normalize_answer, optionally keeping a short left side (`y = 2x + 3`
+/// stays whole), which the expression layer uses to compare relations.
+inline std::string normalize(std::string_view answer, bool strip_assignment) {
   std::string s = rewrite_commands(strip_outer_wrappers(answer));
   s = std::string(strip_trailing_units(s));
   s = unwrap_text(s);
   s = std::string(strip_trailing_units(s));  // `\text{5 cm}` -> `5 cm` -> `5`
   s = words_to_commas(s);
-  s = std::string(strip_variable_assignment(trim(s)));
+  if (strip_assignment) {
+    s = std::string(strip_variable_assignment(trim(s)));
+    s = strip_element_assignments(s);
+  } else {
+    s = std::string(trim(s));
+  }
 
   std::string compact;
   compact.reserve(s.size());
@@ -445,6 +504,8 @@ inline std::string normalize_answer(std::string_view answer) {
     }
     if (v.size() == before) break;
   }
+  // All real numbers: `\mathbb{R}` is the interval `(-\infty,\infty)`.
+  if (v == "\\mathbb{R}" || v == "\\mathbbR" || v == "\\mathbb{R}^1") return "(-\\infty,\\infty)";
   // Multiple choice: `(C)`, `(c)`, `\text{(C)}` -> `C`.
   if (v.size() == 3 && v[0] == '(' && v[2] == ')' && to_upper(v[1]) >= 'A' && to_upper(v[1]) <= 'E') {
     return std::string(1, to_upper(v[1]));
@@ -458,5 +519,10 @@ inline std::string normalize_answer(std::string_view answer) {
   }
   return std::string(v);
 }
+
+}  // namespace detail
+
+/// The canonical form of a final answer (see the file comment). Linear time.
+inline std::string normalize_answer(std::string_view answer) { return detail::normalize(answer, true); }
 
 }  // namespace lens::math

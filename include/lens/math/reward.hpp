@@ -4,6 +4,7 @@
 
 #include <lens/math/equivalence.hpp>
 #include <lens/math/extract.hpp>
+#include <lens/math/settings.hpp>
 
 #include <string_view>
 
@@ -13,10 +14,16 @@ namespace lens::math {
 /// (the bare answer, e.g. a MATH-500 `answer` field or problem_record::answer),
 /// 0.0f otherwise, including when the output has no answer. Linear time; safe
 /// on arbitrary bytes.
-inline float reward(std::string_view model_output, std::string_view reference_answer) {
-  const auto answer = extract_answer(model_output);
+inline float reward(std::string_view model_output, std::string_view reference_answer,
+                    const reward_settings& settings) {
+  const auto answer = extract_answer(model_output, settings);
   if (!answer) return 0.0f;
-  return is_equivalent(reference_answer, *answer) ? 1.0f : 0.0f;
+  return is_equivalent(reference_answer, *answer, settings) ? 1.0f : 0.0f;
+}
+
+/// reward with the default reward_settings (settings.hpp).
+inline float reward(std::string_view model_output, std::string_view reference_answer) {
+  return reward(model_output, reference_answer, reward_settings{});
 }
 
 }  // namespace lens::math
