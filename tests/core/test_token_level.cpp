@@ -137,6 +137,34 @@ TEST_CASE("token advantages are verl's product bit for bit: -0.0 under a negativ
   REQUIRE(lens_reference::require_verl_token_bits(token, per_sample, b.mask.data(), b.n, b.t) > 0);
 }
 
+TEST_CASE("token inputs: log-probs, rewards and outputs of separate types", "[token][types]") {
+  std::mt19937_64 rng(37);
+  auto b = make_token_batch<std::uint8_t>(rng, 6, 4, 20);
+  lens::token_inputs<float> same;
+  same.num_samples = b.n;
+  same.num_tokens = b.t;
+  same.token_rewards = b.token_rewards.data();
+  same.logprobs = b.logprobs.data();
+  same.mask = b.mask.data();
+  std::vector<float> expected(b.n), expected_tokens(b.n * b.t);
+  lens::compute_lens_advantages(same, lens::id_groups{b.ids}, lens::span<float>(expected),
+                                lens::span<float>(expected_tokens));
+  // double log-probs (the same values), float rewards, double outputs
+  const std::vector<double> logprobs64(b.logprobs.begin(), b.logprobs.end());
+  lens::token_inputs<double, std::uint8_t, float> mixed;
+  mixed.num_samples = b.n;
+  mixed.num_tokens = b.t;
+  mixed.token_rewards = b.token_rewards.data();
+  mixed.logprobs = logprobs64.data();
+  mixed.mask = b.mask.data();
+  std::vector<double> actual(b.n), actual_tokens(b.n * b.t);
+  lens::compute_lens_advantages(mixed, lens::id_groups{b.ids}, lens::span<double>(actual),
+                                lens::span<double>(actual_tokens));
+  for (std::size_t i = 0; i < b.n; ++i) REQUIRE(actual[i] == Approx(expected[i]).epsilon(1e-6).margin(1e-7));
+  for (std::size_t k = 0; k < b.n * b.t; ++k)
+    REQUIRE(actual_tokens[k] == Approx(expected_tokens[k]).epsilon(1e-6).margin(1e-7));
+}
+
 TEST_CASE("token inputs: per-sample scores instead of token rewards, and only one output", "[token]") {
   std::mt19937_64 rng(29);
   auto b = make_token_batch<std::uint8_t>(rng, 4, 4, 16);

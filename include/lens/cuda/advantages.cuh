@@ -408,9 +408,9 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
 /// Token-level inputs on the device ([N x T], verl's layout): d_advantages
 /// (size N, or empty) and d_token_advantages = A_i * mask_it (size N x T, or
 /// empty). Two-phase as above.
-template <class Real, class Mask, class Layout, class Out>
+template <class Real, class Mask, class Reward, class Layout, class Out>
 call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_bytes,
-                             const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups, span<Out> d_advantages,
+                             const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups, span<Out> d_advantages,
                              span<Out> d_token_advantages, const advantage_settings& settings = {},
                              bool with_statistics = false, cudaStream_t stream = nullptr) {
   detail::check_output_type<Out>();
@@ -426,7 +426,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
   detail::require_temp(d_temp_storage, temp_storage_bytes, plan.total);
   const detail::run_context r = detail::begin_run(plan, d_temp_storage, stream);
   const bool is_lens = settings.kind == estimator::lens;
-  const core::token_params<Real, Mask> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
+  const core::token_params<Real, Mask, Reward> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
   const std::int64_t row_bytes = detail::bits_row_bytes(t);
   std::uint8_t* bits = plan.get<std::uint8_t>(d_temp_storage, detail::temp_plan::bits);
   core::sample_values* samples = plan.get<core::sample_values>(d_temp_storage, detail::temp_plan::samples);
@@ -437,10 +437,10 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
     const int warps_per_row = kernels::token_warps_per_row(p.num_tokens);
     const unsigned grid = detail::blocks_for(p.num_samples, kernels::block_warps / warps_per_row);
     if (packed) {
-      kernels::token_rows_kernel<Real, Mask, true><<<grid, kernels::block_threads, 0, stream>>>(
+      kernels::token_rows_kernel<Real, Mask, Reward, true><<<grid, kernels::block_threads, 0, stream>>>(
           p, settings, bits, row_bytes, samples, r.status, warps_per_row);
     } else {
-      kernels::token_rows_kernel<Real, Mask, false><<<grid, kernels::block_threads, 0, stream>>>(
+      kernels::token_rows_kernel<Real, Mask, Reward, false><<<grid, kernels::block_threads, 0, stream>>>(
           p, settings, bits, row_bytes, samples, r.status, warps_per_row);
     }
     detail::check_launch("token_rows_kernel");
@@ -557,8 +557,8 @@ void compute_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inpu
 }
 
 /// Token-level inputs on the device. Asynchronous.
-template <class Real, class Mask, class Layout, class Out>
-void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                               span<Out> d_advantages, span<Out> d_token_advantages,
                               const advantage_settings& settings = {}, bool with_statistics = false) {
   ws.run([&](void* temp, std::size_t& bytes) {
@@ -616,8 +616,8 @@ batch_summary compute_advantages(const sequence_inputs<Real>& d_inputs, const La
 }
 
 /// Any estimator, token-level inputs on the device. Synchronises.
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                  span<Out> d_advantages, span<Out> d_token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr, cudaStream_t stream = nullptr,
@@ -640,8 +640,8 @@ batch_summary compute_lens_advantages(const sequence_inputs<Real>& d_inputs, con
                             stream);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_lens_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                       span<Out> d_advantages, span<Out> d_token_advantages,
                                       const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr,
@@ -660,8 +660,8 @@ batch_summary compute_grpo_advantages(const sequence_inputs<Real>& d_inputs, con
                             stream);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_grpo_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                       span<Out> d_advantages, span<Out> d_token_advantages,
                                       const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr,
@@ -679,8 +679,8 @@ void compute_lens_advantages_async(workspace& ws, const sequence_inputs<Real>& d
                            with_statistics);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-void compute_lens_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_lens_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                    span<Out> d_advantages, span<Out> d_token_advantages,
                                    const advantage_settings& settings = {}, bool with_statistics = false) {
   compute_advantages_async(ws, d_inputs, d_groups, d_advantages, d_token_advantages,
@@ -695,8 +695,8 @@ void compute_grpo_advantages_async(workspace& ws, const sequence_inputs<Real>& d
                            with_statistics);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-void compute_grpo_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_grpo_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                    span<Out> d_advantages, span<Out> d_token_advantages,
                                    const advantage_settings& settings = presets::verl_grpo(),
                                    bool with_statistics = false) {
