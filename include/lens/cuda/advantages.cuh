@@ -364,11 +364,18 @@ void check_output_type() {
                 "lens::cuda writes float or double advantages");
 }
 
-inline void require_temp(void* d_temp_storage, std::size_t given, std::size_t needed) {
-  if (d_temp_storage == nullptr || given < needed)
+/// CUB's convention: with null storage a call only reports the bytes it
+/// needs (returns false); otherwise the storage must hold them (returns true).
+inline bool size_or_check(void* d_temp_storage, std::size_t& temp_storage_bytes, const temp_plan& plan) {
+  if (d_temp_storage == nullptr) {
+    temp_storage_bytes = plan.total;
+    return false;
+  }
+  if (temp_storage_bytes < plan.total)
     raise(error_code::size_mismatch, "temp_storage_bytes", -1,
-          "is " + std::to_string(given) + " bytes, the call needs " + std::to_string(needed) +
+          "is " + std::to_string(temp_storage_bytes) + " bytes, the call needs " + std::to_string(plan.total) +
               " (ask with d_temp_storage == nullptr first)");
+  return true;
 }
 
 }  // namespace detail
@@ -387,11 +394,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
   const std::size_t n = d_inputs.scores.size();
   const detail::call_shape c = detail::make_call_shape(d_groups, n, 0, settings, with_statistics, false, sizeof(Out));
   const detail::temp_plan plan = detail::make_plan(c);
-  if (d_temp_storage == nullptr) {
-    temp_storage_bytes = plan.total;
-    return detail::make_info(c);
-  }
-  detail::require_temp(d_temp_storage, temp_storage_bytes, plan.total);
+  if (!detail::size_or_check(d_temp_storage, temp_storage_bytes, plan)) return detail::make_info(c);
   const detail::run_context r = detail::begin_run(plan, d_temp_storage, stream);
   const core::sequence_params<Real> p = core::make_sequence_params(d_inputs);
   core::sample_values* samples = plan.get<core::sample_values>(d_temp_storage, detail::temp_plan::samples);
@@ -419,11 +422,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
   const bool tokens_out = !d_token_advantages.empty() && n > 0 && t > 0;
   const detail::call_shape c = detail::make_call_shape(d_groups, n, t, settings, with_statistics, tokens_out, sizeof(Out));
   const detail::temp_plan plan = detail::make_plan(c);
-  if (d_temp_storage == nullptr) {
-    temp_storage_bytes = plan.total;
-    return detail::make_info(c);
-  }
-  detail::require_temp(d_temp_storage, temp_storage_bytes, plan.total);
+  if (!detail::size_or_check(d_temp_storage, temp_storage_bytes, plan)) return detail::make_info(c);
   const detail::run_context r = detail::begin_run(plan, d_temp_storage, stream);
   const bool is_lens = settings.kind == estimator::lens;
   const core::token_params<Real, Mask, Reward> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
