@@ -186,7 +186,7 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     auto* samples = plan.get<lens::core::sample_values>(temp, ld::temp_plan::samples);
     const double first_us = clock.median_us([&] {
       const int warps_per_row = lens::kernels::token_warps_per_row(t);
-      lens::kernels::token_rows_kernel<Real, std::uint8_t, true>
+      lens::kernels::token_rows_kernel<Real, std::uint8_t, Real, true>
           <<<ld::blocks_for(n, lens::kernels::block_warps / warps_per_row), lens::kernels::block_threads>>>(
               p, settings, bits, bits_row_bytes, samples, r.status, warps_per_row);
     });

@@ -17,33 +17,33 @@
 namespace lens {
 
 /// Any estimator (settings.kind), per-sample inputs, host buffers.
-template <class Real, class Layout>
-batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Real> advantages,
+template <class Real, class Layout, class Out>
+batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Out> advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, settings, group_stats);
 }
 
 /// Any estimator (settings.kind), token-level inputs [N x T], host buffers.
-template <class Real, class Mask, class Layout>
-batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups, span<Real> advantages,
-                                 span<Real> token_advantages, const advantage_settings& settings = {},
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_advantages(const token_inputs<Real, Mask, Reward>& inputs, const Layout& groups, span<Out> advantages,
+                                 span<Out> token_advantages, const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages, settings, group_stats);
 }
 
 /// LENS advantages (settings.kind is set to estimator::lens; every other field
 /// is used as given, defaults as in docs/ALGORITHM.md).
-template <class Real, class Layout>
+template <class Real, class Layout, class Out>
 batch_summary compute_lens_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
-                                      span<Real> advantages, const advantage_settings& settings = {},
+                                      span<Out> advantages, const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, with_estimator(settings, estimator::lens), group_stats);
 }
 
-template <class Real, class Mask, class Layout>
-batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
-                                      span<Real> advantages, span<Real> token_advantages,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_lens_advantages(const token_inputs<Real, Mask, Reward>& inputs, const Layout& groups,
+                                      span<Out> advantages, span<Out> token_advantages,
                                       const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages,
@@ -52,16 +52,16 @@ batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& inputs, co
 
 /// GRPO advantages (settings.kind is set to estimator::grpo; defaults are
 /// verl's; see lens::presets for TRL, OpenRLHF and Dr. GRPO).
-template <class Real, class Layout>
+template <class Real, class Layout, class Out>
 batch_summary compute_grpo_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
-                                      span<Real> advantages, const advantage_settings& settings = presets::verl_grpo(),
+                                      span<Out> advantages, const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, with_estimator(settings, estimator::grpo), group_stats);
 }
 
-template <class Real, class Mask, class Layout>
-batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
-                                      span<Real> advantages, span<Real> token_advantages,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_grpo_advantages(const token_inputs<Real, Mask, Reward>& inputs, const Layout& groups,
+                                      span<Out> advantages, span<Out> token_advantages,
                                       const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr) {
   return cpu::compute_advantages(inputs, groups, advantages, token_advantages,

@@ -25,7 +25,10 @@
 
 #if defined(LENS_TORCH_CUDA_BACKEND)
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include "lens/cuda/advantages.cuh"
 #endif
@@ -116,11 +119,12 @@ inline std::int64_t validate(const at::Tensor& rewards, const at::Tensor& respon
 
   check_floating(rewards, "token_level_rewards");
   if (need_log_probs) {
-    check_floating(old_log_probs, "old_log_probs");
-    if (old_log_probs.scalar_type() != rewards.scalar_type())
-      reject("old_log_probs", std::string("has dtype ") + c10::toString(old_log_probs.scalar_type()) +
-                                  " but token_level_rewards has " + c10::toString(rewards.scalar_type()) +
-                                  "; pass both as float32 or both as float64");
+    switch (old_log_probs.scalar_type()) {
+      case at::kFloat: case at::kDouble: case at::kHalf: case at::kBFloat16: break;
+      default:
+        reject("old_log_probs", std::string("has dtype ") + c10::toString(old_log_probs.scalar_type()) +
+                                    "; lens accepts float32, float64, float16 or bfloat16 log-probs");
+    }
   }
   switch (response_mask.scalar_type()) {
     case at::kBool: case at::kByte: case at::kInt: case at::kLong: case at::kFloat: case at::kDouble: break;
@@ -155,34 +159,66 @@ struct type_tag {
   using type = T;
 };
 
-/// Calls work(type_tag<Real>{}, type_tag<Mask>{}) with the C++ types of the
-/// rewards' and the mask's dtypes (validate() has accepted both).
+/// The C++ type of a log-prob dtype on the CPU (c10's half types) and on the
+/// GPU (CUDA's, which the kernels read; the same bits).
+template <class T, bool OnDevice>
+struct device_type {
+  using type = T;
+};
+#if defined(LENS_TORCH_CUDA_BACKEND)
+template <>
+struct device_type<at::Half, true> {
+  using type = __half;
+};
+template <>
+struct device_type<at::BFloat16, true> {
+  using type = __nv_bfloat16;
+};
+#endif
+
+/// Calls work(type_tag<Reward>{}, type_tag<Mask>{}, type_tag<LogProb>{}) with
+/// the C++ types of the rewards', the mask's and the log-probs' dtypes
+/// (validate() has accepted them; without log-probs, LogProb is Reward).
 template <class Work>
-batch_summary with_types(const at::Tensor& rewards, const at::Tensor& response_mask, Work&& work) {
+batch_summary with_types(const at::Tensor& rewards, const at::Tensor& response_mask, const at::Tensor& old_log_probs,
+                         bool need_log_probs, Work&& work) {
+  auto with_logprob = [&](auto real, auto mask) -> batch_summary {
+    using Reward = typename decltype(real)::type;
+    if (!need_log_probs) return work(real, mask, type_tag<Reward>{});
+    switch (old_log_probs.scalar_type()) {
+      case at::kFloat: return work(real, mask, type_tag<float>{});
+      case at::kDouble: return work(real, mask, type_tag<double>{});
+      case at::kHalf: return work(real, mask, type_tag<at::Half>{});
+      default: return work(real, mask, type_tag<at::BFloat16>{});  // kBFloat16
+    }
+  };
   auto with_mask = [&](auto real) -> batch_summary {
     switch (response_mask.scalar_type()) {
-      case at::kBool: return work(real, type_tag<bool>{});
-      case at::kByte: return work(real, type_tag<std::uint8_t>{});
-      case at::kInt: return work(real, type_tag<std::int32_t>{});
-      case at::kLong: return work(real, type_tag<std::int64_t>{});
-      case at::kFloat: return work(real, type_tag<float>{});
-      default: return work(real, type_tag<double>{});  // kDouble
+      case at::kBool: return with_logprob(real, type_tag<bool>{});
+      case at::kByte: return with_logprob(real, type_tag<std::uint8_t>{});
+      case at::kInt: return with_logprob(real, type_tag<std::int32_t>{});
+      case at::kLong: return with_logprob(real, type_tag<std::int64_t>{});
+      case at::kFloat: return with_logprob(real, type_tag<float>{});
+      default: return with_logprob(real, type_tag<double>{});  // kDouble
     }
   };
   if (rewards.scalar_type() == at::kDouble) return with_mask(type_tag<double>{});
   return with_mask(type_tag<float>{});
 }
 
-/// The backend's view of the tensors: raw pointers, no copies.
-template <class Real, class Mask>
-token_inputs<Real, Mask> token_view(const at::Tensor& rewards, const at::Tensor& response_mask,
-                                    const at::Tensor& old_log_probs, bool need_log_probs) {
-  token_inputs<Real, Mask> inputs;
+/// The backend's view of the tensors: raw pointers, no copies. LogProb is the
+/// type the backend reads (device_type), TorchLogProb the tensor's.
+template <class LogProb, class TorchLogProb, class Mask, class Reward>
+token_inputs<LogProb, Mask, Reward> token_view(const at::Tensor& rewards, const at::Tensor& response_mask,
+                                               const at::Tensor& old_log_probs, bool need_log_probs) {
+  static_assert(sizeof(LogProb) == sizeof(TorchLogProb), "the same bits under another name");
+  token_inputs<LogProb, Mask, Reward> inputs;
   inputs.num_samples = static_cast<std::size_t>(response_mask.size(0));
   inputs.num_tokens = static_cast<std::size_t>(response_mask.size(1));
-  if (rewards.dim() == 1) inputs.scores = rewards.data_ptr<Real>();
-  else inputs.token_rewards = rewards.data_ptr<Real>();
-  inputs.logprobs = need_log_probs ? old_log_probs.data_ptr<Real>() : nullptr;
+  if (rewards.dim() == 1) inputs.scores = rewards.data_ptr<Reward>();
+  else inputs.token_rewards = rewards.data_ptr<Reward>();
+  inputs.logprobs =
+      need_log_probs ? reinterpret_cast<const LogProb*>(old_log_probs.data_ptr<TorchLogProb>()) : nullptr;
   inputs.mask = response_mask.data_ptr<Mask>();
   return inputs;
 }
@@ -199,8 +235,9 @@ inline id_groups group_view(const at::Tensor& group_index) {
 ///   does), or [N] per-sample scores;
 /// - response_mask: [N, T], bool/uint8/int32/int64/float32/float64, 0 or 1;
 /// - group_index: [N] int64, equal ids form a group (any order);
-/// - old_log_probs: [N, T], the rewards' dtype, log pi_old of the sampled
-///   tokens; needed by LENS only (pass an undefined at::Tensor() otherwise).
+/// - old_log_probs: [N, T] float32/float64/float16/bfloat16 (any of them,
+///   whatever the rewards' dtype), log pi_old of the sampled tokens; needed by
+///   LENS only (pass an undefined at::Tensor() otherwise).
 /// All on one device (CPU, or CUDA with the CUDA backend), contiguous. Inputs
 /// are read in place; the outputs are new tensors on that device, of the
 /// rewards' dtype on the CPU and float32 on CUDA (on the current stream).
@@ -220,20 +257,32 @@ inline advantage_tensors compute_advantages(const at::Tensor& token_level_reward
   advantage_tensors out;
   out.advantages = at::empty({n}, options);
   out.token_advantages = at::empty({n, t}, options);
-  out.summary = detail::with_types(token_level_rewards, response_mask, [&](auto real, auto mask) {
+  out.summary = detail::with_types(token_level_rewards, response_mask, old_log_probs, need_log_probs,
+                                   [&](auto real, auto mask, auto logprob) {
     using Real = typename decltype(real)::type;
     using Mask = typename decltype(mask)::type;
-    const auto inputs = detail::token_view<Real, Mask>(token_level_rewards, response_mask, old_log_probs, need_log_probs);
+    using TorchLogProb = typename decltype(logprob)::type;
 #if defined(LENS_TORCH_CUDA_BACKEND)
     if (on_cuda) {
+      using LogProb = typename detail::device_type<TorchLogProb, true>::type;
+      const auto inputs = detail::token_view<LogProb, TorchLogProb, Mask, Real>(token_level_rewards, response_mask,
+                                                                              old_log_probs, need_log_probs);
       const c10::cuda::CUDAGuard device_guard(token_level_rewards.device());
+      // Temporary storage from torch's caching allocator, on the current stream.
+      lens::cuda::device_allocator allocator;
+      allocator.allocate = [](std::size_t bytes, cudaStream_t stream, void*) -> void* {
+        return c10::cuda::CUDACachingAllocator::raw_alloc_with_stream(bytes, stream);
+      };
+      allocator.deallocate = [](void* p, cudaStream_t, void*) { c10::cuda::CUDACachingAllocator::raw_delete(p); };
       return lens::cuda::compute_advantages(inputs, detail::group_view(group_index),
                                             span<float>(out.advantages.data_ptr<float>(), static_cast<std::size_t>(n)),
                                             span<float>(out.token_advantages.data_ptr<float>(),
                                                         static_cast<std::size_t>(n * t)),
-                                            settings, group_stats, at::cuda::getCurrentCUDAStream().stream());
+                                            settings, group_stats, at::cuda::getCurrentCUDAStream().stream(), allocator);
     }
 #endif
+    const auto inputs = detail::token_view<TorchLogProb, TorchLogProb, Mask, Real>(token_level_rewards, response_mask,
+                                                                                 old_log_probs, need_log_probs);
     return lens::cpu::compute_advantages(inputs, detail::group_view(group_index),
                                          span<Real>(out.advantages.data_ptr<Real>(), static_cast<std::size_t>(n)),
                                          span<Real>(out.token_advantages.data_ptr<Real>(), static_cast<std::size_t>(n * t)),

@@ -54,6 +54,23 @@ token_batch<Mask> make_token_batch(std::mt19937_64& rng, std::size_t num_groups,
   return b;
 }
 
+/// The batch as token inputs with per-sample scores (or token rewards), log-probs of LogProb values.
+template <class Mask, class LogProb = float>
+lens::token_inputs<LogProb, Mask, float> inputs_of(const token_batch<Mask>& b, bool token_rewards = false,
+                                                   const LogProb* logprobs = nullptr) {
+  lens::token_inputs<LogProb, Mask, float> in;
+  in.num_samples = b.n;
+  in.num_tokens = b.t;
+  if (token_rewards) in.token_rewards = b.token_rewards.data();
+  else in.scores = b.scores.data();
+  in.logprobs = logprobs;
+  if constexpr (std::is_same<LogProb, float>::value) {
+    if (!logprobs) in.logprobs = b.logprobs.data();
+  }
+  in.mask = b.mask_data();
+  return in;
+}
+
 template <class Mask>
 void check_token_equals_sequence(const lens::advantage_settings& settings) {
   std::mt19937_64 rng(23);
@@ -110,12 +127,7 @@ TEST_CASE("token advantages are verl's product bit for bit: -0.0 under a negativ
   for (std::size_t t : {std::size_t(40), std::size_t(1024)}) {
     const std::size_t groups = t == 40 ? 8 : 1024;
     auto b = make_token_batch<std::uint8_t>(rng, groups, 4, t);
-    lens::token_inputs<float> in;
-    in.num_samples = b.n;
-    in.num_tokens = b.t;
-    in.scores = b.scores.data();
-    in.logprobs = b.logprobs.data();
-    in.mask = b.mask.data();
+    const auto in = inputs_of(b);
     for (auto settings : {lens::presets::lens(), lens::presets::verl_grpo()}) {
       std::vector<float> per_sample(b.n), token(b.n * b.t);
       lens::compute_advantages(in, lens::fixed_groups{4}, lens::span<float>(per_sample), lens::span<float>(token),
@@ -126,26 +138,34 @@ TEST_CASE("token advantages are verl's product bit for bit: -0.0 under a negativ
   }
   // other mask and value types take the portable loop
   auto b = make_token_batch<float>(rng, 8, 4, 24);
-  lens::token_inputs<float, float> in;
-  in.num_samples = b.n;
-  in.num_tokens = b.t;
-  in.scores = b.scores.data();
-  in.logprobs = b.logprobs.data();
-  in.mask = b.mask.data();
+  const auto in = inputs_of(b);
   std::vector<float> per_sample(b.n), token(b.n * b.t);
   lens::compute_lens_advantages(in, lens::fixed_groups{4}, lens::span<float>(per_sample), lens::span<float>(token));
   REQUIRE(lens_reference::require_verl_token_bits(token, per_sample, b.mask.data(), b.n, b.t) > 0);
 }
 
+TEST_CASE("token inputs: log-probs, rewards and outputs of separate types", "[token][types]") {
+  std::mt19937_64 rng(37);
+  auto b = make_token_batch<std::uint8_t>(rng, 6, 4, 20);
+  const auto same = inputs_of(b, true);
+  std::vector<float> expected(b.n), expected_tokens(b.n * b.t);
+  lens::compute_lens_advantages(same, lens::id_groups{b.ids}, lens::span<float>(expected),
+                                lens::span<float>(expected_tokens));
+  // double log-probs (the same values), float rewards, double outputs
+  const std::vector<double> logprobs64(b.logprobs.begin(), b.logprobs.end());
+  const lens::token_inputs<double, std::uint8_t, float> mixed = inputs_of(b, true, logprobs64.data());
+  std::vector<double> actual(b.n), actual_tokens(b.n * b.t);
+  lens::compute_lens_advantages(mixed, lens::id_groups{b.ids}, lens::span<double>(actual),
+                                lens::span<double>(actual_tokens));
+  for (std::size_t i = 0; i < b.n; ++i) REQUIRE(actual[i] == Approx(expected[i]).epsilon(1e-6).margin(1e-7));
+  for (std::size_t k = 0; k < b.n * b.t; ++k)
+    REQUIRE(actual_tokens[k] == Approx(expected_tokens[k]).epsilon(1e-6).margin(1e-7));
+}
+
 TEST_CASE("token inputs: per-sample scores instead of token rewards, and only one output", "[token]") {
   std::mt19937_64 rng(29);
   auto b = make_token_batch<std::uint8_t>(rng, 4, 4, 16);
-  lens::token_inputs<float> in;
-  in.num_samples = b.n;
-  in.num_tokens = b.t;
-  in.scores = b.scores.data();
-  in.logprobs = b.logprobs.data();
-  in.mask = b.mask.data();
+  const auto in = inputs_of(b);
   std::vector<float> per_sample(b.n), token(b.n * b.t), token_only(b.n * b.t);
   lens::compute_lens_advantages(in, lens::fixed_groups{4}, lens::span<float>(per_sample), lens::span<float>(token));
   lens::compute_lens_advantages(in, lens::fixed_groups{4}, lens::span<float>(), lens::span<float>(token_only));

@@ -213,6 +213,29 @@ TEST_CASE("cuda: half and bfloat16 log-probabilities", "[cuda]") {
   }
 }
 
+TEST_CASE("cuda: bfloat16 log-probs with float rewards", "[cuda][types]") {
+  std::mt19937_64 rng(22);
+  const batch b = lens_test::make_batch(rng, layout_kind::fixed, 16, 8, 64, true);
+  const std::size_t n = b.num_samples, t = b.num_tokens;
+  device_batch<__nv_bfloat16> d(b);
+  lens::token_inputs<float> host = lens_test::host_token_inputs(b);
+  host.logprobs = d.rounded_logprobs.data();
+  std::vector<float> cpu(n), cpu_tokens(n * t);
+  lens::cpu::compute_advantages(host, lens::fixed_groups{8}, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
+  dvec<float> scores(b.scores.begin(), b.scores.end());
+  lens::token_inputs<__nv_bfloat16, std::uint8_t, float> in;
+  in.num_samples = n;
+  in.num_tokens = t;
+  in.scores = raw(scores);
+  in.logprobs = raw(d.logprobs);
+  in.mask = raw(d.mask);
+  dvec<float> adv(n), tokens(n * t);
+  lens::cuda::compute_advantages(in, lens::fixed_groups{8}, lens::span<float>(raw(adv), n),
+                                 lens::span<float>(raw(tokens), n * t));
+  REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+  REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+}
+
 TEST_CASE("cuda: bool and float masks", "[cuda]") {
   std::mt19937_64 rng(14);
   const batch b = lens_test::make_batch(rng, layout_kind::fixed, 10, 8, 48, true);

@@ -60,10 +60,10 @@ struct sequence_params {
 };
 
 /// Token-level inputs on the device, row-major [N x T].
-template <class Real, class Mask>
+template <class Real, class Mask, class Reward = Real>
 struct token_params {
-  const Real* scores = nullptr;         ///< [N], or null when token_rewards is given
-  const Real* token_rewards = nullptr;  ///< [N x T], summed per row
+  const Reward* scores = nullptr;         ///< [N], or null when token_rewards is given
+  const Reward* token_rewards = nullptr;  ///< [N x T], summed per row
   const Real* logprobs = nullptr;       ///< [N x T], read where mask == 1 (LENS only)
   const Mask* mask = nullptr;           ///< [N x T], 0 or 1
   std::int64_t num_samples = 0;         ///< N
@@ -86,10 +86,10 @@ inline sequence_params<Real> make_sequence_params(const sequence_inputs<Real>& i
 
 /// The kernels' view of validated token-level inputs; want_token_advantages
 /// says whether the caller asked for the [N x T] output (which reads the mask).
-template <class Real, class Mask>
-inline token_params<Real, Mask> make_token_params(const token_inputs<Real, Mask>& in,
+template <class Real, class Mask, class Reward>
+inline token_params<Real, Mask, Reward> make_token_params(const token_inputs<Real, Mask, Reward>& in,
                                                   const advantage_settings& settings, bool want_token_advantages) {
-  token_params<Real, Mask> p;
+  token_params<Real, Mask, Reward> p;
   p.scores = in.scores;
   p.token_rewards = in.token_rewards;
   p.logprobs = in.logprobs;
@@ -207,8 +207,8 @@ LENS_HD std::uint64_t token_offsets_rank(std::int64_t num_samples) { return row_
 /// Turns a reduced row into the sample's values and reports the row's first
 /// error in the CPU backend's order: score, reward range, mask, empty
 /// response, log-probabilities.
-template <class Real, class Mask>
-LENS_HD sample_values finish_row(const token_params<Real, Mask>& p, std::int64_t r, const row_reduction& row,
+template <class Real, class Mask, class Reward>
+LENS_HD sample_values finish_row(const token_params<Real, Mask, Reward>& p, std::int64_t r, const row_reduction& row,
                                  const advantage_settings& settings, device_status* status) {
   const bool is_lens = settings.kind == estimator::lens;
   const std::int64_t t = p.num_tokens;
@@ -263,8 +263,8 @@ LENS_HD sample_values finish_row(const token_params<Real, Mask>& p, std::int64_t
 }
 
 /// Row r by one thread (the Thrust path): every column in order.
-template <class Real, class Mask>
-LENS_HD sample_values reduce_row(const token_params<Real, Mask>& p, std::int64_t r, const advantage_settings& settings,
+template <class Real, class Mask, class Reward>
+LENS_HD sample_values reduce_row(const token_params<Real, Mask, Reward>& p, std::int64_t r, const advantage_settings& settings,
                                  device_status* status) {
   const bool is_lens = settings.kind == estimator::lens;
   const std::int64_t t = p.num_tokens;

@@ -48,8 +48,8 @@ void validate_sequence_shapes(const sequence_inputs<Real>& in, const advantage_s
 
 /// Sizes and null pointers of token-level inputs and their outputs (either
 /// output may be empty: not wanted).
-template <class Real, class Mask, class Out>
-void validate_token_shapes(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
+template <class Real, class Mask, class Reward, class Out>
+void validate_token_shapes(const token_inputs<Real, Mask, Reward>& in, const advantage_settings& settings,
                            span<Out> advantages, span<Out> token_advantages) {
   const std::size_t n = in.num_samples, t = in.num_tokens;
   if (!advantages.empty()) check_size("advantages", advantages.size(), n);
@@ -74,8 +74,8 @@ void check_sequence_call(const sequence_inputs<Real>& in, const advantage_settin
 }
 
 /// Settings, then the shapes of token-level inputs and their outputs.
-template <class Real, class Mask, class Out>
-void check_token_call(const token_inputs<Real, Mask>& in, const advantage_settings& settings, span<Out> advantages,
+template <class Real, class Mask, class Reward, class Out>
+void check_token_call(const token_inputs<Real, Mask, Reward>& in, const advantage_settings& settings, span<Out> advantages,
                       span<Out> token_advantages) {
   validate_settings(settings);
   validate_token_shapes(in, settings, advantages, token_advantages);

@@ -26,15 +26,18 @@ struct sequence_inputs {
 };
 
 /// Token-level inputs in verl's layout, row-major [N x T] with rows contiguous.
-/// Mask may be any arithmetic type (uint8_t, bool, float, ...) holding 0 or 1.
-template <class Real, class Mask = std::uint8_t>
+/// LogProb is the log-probabilities' type, Reward the rewards' (it defaults to
+/// LogProb, so token_inputs<float> and token_inputs<float, Mask> mean what they
+/// always did); Mask may be any arithmetic type (uint8_t, bool, float, ...)
+/// holding 0 or 1. On the GPU LogProb and Reward may be __half or __nv_bfloat16.
+template <class LogProb, class Mask = std::uint8_t, class Reward = LogProb>
 struct token_inputs {
-  std::size_t num_samples = 0;         ///< N
-  std::size_t num_tokens = 0;          ///< T, the padded response length
-  const Real* scores = nullptr;        ///< [N] outcome rewards, or null when token_rewards is given
-  const Real* token_rewards = nullptr; ///< [N x T] verl's token_level_rewards, summed per row (verl's score)
-  const Real* logprobs = nullptr;      ///< [N x T] log pi_old of the sampled tokens (LENS only); ignored where mask == 0
-  const Mask* mask = nullptr;          ///< [N x T] response mask, 0 or 1
+  std::size_t num_samples = 0;           ///< N
+  std::size_t num_tokens = 0;            ///< T, the padded response length
+  const Reward* scores = nullptr;        ///< [N] outcome rewards, or null when token_rewards is given
+  const Reward* token_rewards = nullptr; ///< [N x T] verl's token_level_rewards, summed per row (verl's score)
+  const LogProb* logprobs = nullptr;     ///< [N x T] log pi_old of the sampled tokens (LENS only); ignored where mask == 0
+  const Mask* mask = nullptr;            ///< [N x T] response mask, 0 or 1
 };
 
 }  // namespace lens

@@ -47,10 +47,10 @@ void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_s
 /// log-probabilities. The rare row a scan flags is read again to find the
 /// first bad column; the row's checks and values are then the shared rule
 /// (core::finish_row). Throws on the first bad row.
-template <class Real, class Mask>
-std::vector<core::sample_values> reduce_rows(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
+template <class Real, class Mask, class Reward>
+std::vector<core::sample_values> reduce_rows(const token_inputs<Real, Mask, Reward>& in, const advantage_settings& settings,
                                              bool want_token_advantages) {
-  const core::token_params<Real, Mask> p = core::make_token_params(in, settings, want_token_advantages);
+  const core::token_params<Real, Mask, Reward> p = core::make_token_params(in, settings, want_token_advantages);
   const std::size_t n = in.num_samples, t = in.num_tokens;
   const bool is_lens = settings.kind == estimator::lens;
   std::vector<core::sample_values> samples(n);
@@ -58,7 +58,7 @@ std::vector<core::sample_values> reduce_rows(const token_inputs<Real, Mask>& in,
   for (std::size_t i = 0; i < n; ++i) {
     core::row_reduction row;
     if (!in.scores) {
-      const Real* rewards = in.token_rewards + i * t;
+      const Reward* rewards = in.token_rewards + i * t;
       row.reward_sum = sum_row(rewards, t);
       if (!std::isfinite(row.reward_sum)) {
         for (std::size_t c = 0; c < t && row.bad_reward == INT64_MAX; ++c)
@@ -104,8 +104,8 @@ std::vector<core::sample_values> reduce_rows(const token_inputs<Real, Mask>& in,
 /// Advantages from per-sample inputs: one advantage per sample into
 /// `advantages` (size N = scores.size()). Returns the batch summary; fills
 /// `group_stats` (one entry per group) when given.
-template <class Real, class Layout>
-batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Real> advantages,
+template <class Real, class Layout, class Out>
+batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Out> advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_sequence_call(inputs, settings, advantages);
@@ -120,18 +120,19 @@ batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layo
 
 /// Advantages from token-level inputs ([N x T], verl's layout). Writes one
 /// advantage per sample into `advantages` (size N, or empty to skip) and
-/// A_i * mask_it into `token_advantages` (size N x T, or empty to skip).
-template <class Real, class Mask, class Layout>
-batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const Layout& groups,
-                                 span<Real> advantages, span<Real> token_advantages,
+/// A_i * mask_it into `token_advantages` (size N x T, or empty to skip). The
+/// outputs' type Out is float or double, independent of the inputs' types.
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_advantages(const token_inputs<Real, Mask, Reward>& inputs, const Layout& groups,
+                                 span<Out> advantages, span<Out> token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const std::vector<core::sample_values> rows = detail::reduce_rows(inputs, settings, !token_advantages.empty());
   return detail::with_groups(groups, n, [&](const auto& group_view) {
-    std::vector<Real> scratch;
-    Real* per_sample = advantages.data();
+    std::vector<Out> scratch;
+    Out* per_sample = advantages.data();
     if (advantages.empty()) {
       scratch.resize(n);
       per_sample = scratch.data();

@@ -364,11 +364,18 @@ void check_output_type() {
                 "lens::cuda writes float or double advantages");
 }
 
-inline void require_temp(void* d_temp_storage, std::size_t given, std::size_t needed) {
-  if (d_temp_storage == nullptr || given < needed)
+/// CUB's convention: with null storage a call only reports the bytes it
+/// needs (returns false); otherwise the storage must hold them (returns true).
+inline bool size_or_check(void* d_temp_storage, std::size_t& temp_storage_bytes, const temp_plan& plan) {
+  if (d_temp_storage == nullptr) {
+    temp_storage_bytes = plan.total;
+    return false;
+  }
+  if (temp_storage_bytes < plan.total)
     raise(error_code::size_mismatch, "temp_storage_bytes", -1,
-          "is " + std::to_string(given) + " bytes, the call needs " + std::to_string(needed) +
+          "is " + std::to_string(temp_storage_bytes) + " bytes, the call needs " + std::to_string(plan.total) +
               " (ask with d_temp_storage == nullptr first)");
+  return true;
 }
 
 }  // namespace detail
@@ -387,11 +394,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
   const std::size_t n = d_inputs.scores.size();
   const detail::call_shape c = detail::make_call_shape(d_groups, n, 0, settings, with_statistics, false, sizeof(Out));
   const detail::temp_plan plan = detail::make_plan(c);
-  if (d_temp_storage == nullptr) {
-    temp_storage_bytes = plan.total;
-    return detail::make_info(c);
-  }
-  detail::require_temp(d_temp_storage, temp_storage_bytes, plan.total);
+  if (!detail::size_or_check(d_temp_storage, temp_storage_bytes, plan)) return detail::make_info(c);
   const detail::run_context r = detail::begin_run(plan, d_temp_storage, stream);
   const core::sequence_params<Real> p = core::make_sequence_params(d_inputs);
   core::sample_values* samples = plan.get<core::sample_values>(d_temp_storage, detail::temp_plan::samples);
@@ -408,9 +411,9 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
 /// Token-level inputs on the device ([N x T], verl's layout): d_advantages
 /// (size N, or empty) and d_token_advantages = A_i * mask_it (size N x T, or
 /// empty). Two-phase as above.
-template <class Real, class Mask, class Layout, class Out>
+template <class Real, class Mask, class Reward, class Layout, class Out>
 call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_bytes,
-                             const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups, span<Out> d_advantages,
+                             const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups, span<Out> d_advantages,
                              span<Out> d_token_advantages, const advantage_settings& settings = {},
                              bool with_statistics = false, cudaStream_t stream = nullptr) {
   detail::check_output_type<Out>();
@@ -419,14 +422,10 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
   const bool tokens_out = !d_token_advantages.empty() && n > 0 && t > 0;
   const detail::call_shape c = detail::make_call_shape(d_groups, n, t, settings, with_statistics, tokens_out, sizeof(Out));
   const detail::temp_plan plan = detail::make_plan(c);
-  if (d_temp_storage == nullptr) {
-    temp_storage_bytes = plan.total;
-    return detail::make_info(c);
-  }
-  detail::require_temp(d_temp_storage, temp_storage_bytes, plan.total);
+  if (!detail::size_or_check(d_temp_storage, temp_storage_bytes, plan)) return detail::make_info(c);
   const detail::run_context r = detail::begin_run(plan, d_temp_storage, stream);
   const bool is_lens = settings.kind == estimator::lens;
-  const core::token_params<Real, Mask> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
+  const core::token_params<Real, Mask, Reward> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
   const std::int64_t row_bytes = detail::bits_row_bytes(t);
   std::uint8_t* bits = plan.get<std::uint8_t>(d_temp_storage, detail::temp_plan::bits);
   core::sample_values* samples = plan.get<core::sample_values>(d_temp_storage, detail::temp_plan::samples);
@@ -437,10 +436,10 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
     const int warps_per_row = kernels::token_warps_per_row(p.num_tokens);
     const unsigned grid = detail::blocks_for(p.num_samples, kernels::block_warps / warps_per_row);
     if (packed) {
-      kernels::token_rows_kernel<Real, Mask, true><<<grid, kernels::block_threads, 0, stream>>>(
+      kernels::token_rows_kernel<Real, Mask, Reward, true><<<grid, kernels::block_threads, 0, stream>>>(
           p, settings, bits, row_bytes, samples, r.status, warps_per_row);
     } else {
-      kernels::token_rows_kernel<Real, Mask, false><<<grid, kernels::block_threads, 0, stream>>>(
+      kernels::token_rows_kernel<Real, Mask, Reward, false><<<grid, kernels::block_threads, 0, stream>>>(
           p, settings, bits, row_bytes, samples, r.status, warps_per_row);
     }
     detail::check_launch("token_rows_kernel");
@@ -557,8 +556,8 @@ void compute_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inpu
 }
 
 /// Token-level inputs on the device. Asynchronous.
-template <class Real, class Mask, class Layout, class Out>
-void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                               span<Out> d_advantages, span<Out> d_token_advantages,
                               const advantage_settings& settings = {}, bool with_statistics = false) {
   ws.run([&](void* temp, std::size_t& bytes) {
@@ -616,8 +615,8 @@ batch_summary compute_advantages(const sequence_inputs<Real>& d_inputs, const La
 }
 
 /// Any estimator, token-level inputs on the device. Synchronises.
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                  span<Out> d_advantages, span<Out> d_token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr, cudaStream_t stream = nullptr,
@@ -640,8 +639,8 @@ batch_summary compute_lens_advantages(const sequence_inputs<Real>& d_inputs, con
                             stream);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_lens_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_lens_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                       span<Out> d_advantages, span<Out> d_token_advantages,
                                       const advantage_settings& settings = {},
                                       std::vector<group_statistics>* group_stats = nullptr,
@@ -660,8 +659,8 @@ batch_summary compute_grpo_advantages(const sequence_inputs<Real>& d_inputs, con
                             stream);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-batch_summary compute_grpo_advantages(const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_grpo_advantages(const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                       span<Out> d_advantages, span<Out> d_token_advantages,
                                       const advantage_settings& settings = presets::verl_grpo(),
                                       std::vector<group_statistics>* group_stats = nullptr,
@@ -679,8 +678,8 @@ void compute_lens_advantages_async(workspace& ws, const sequence_inputs<Real>& d
                            with_statistics);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-void compute_lens_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_lens_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                    span<Out> d_advantages, span<Out> d_token_advantages,
                                    const advantage_settings& settings = {}, bool with_statistics = false) {
   compute_advantages_async(ws, d_inputs, d_groups, d_advantages, d_token_advantages,
@@ -695,8 +694,8 @@ void compute_grpo_advantages_async(workspace& ws, const sequence_inputs<Real>& d
                            with_statistics);
 }
 
-template <class Real, class Mask, class Layout, class Out>
-void compute_grpo_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
+template <class Real, class Mask, class Reward, class Layout, class Out>
+void compute_grpo_advantages_async(workspace& ws, const token_inputs<Real, Mask, Reward>& d_inputs, const Layout& d_groups,
                                    span<Out> d_advantages, span<Out> d_token_advantages,
                                    const advantage_settings& settings = presets::verl_grpo(),
                                    bool with_statistics = false) {

@@ -127,9 +127,9 @@ inline int token_warps_per_row(std::int64_t num_tokens) {
 /// input in flight (about 100 bytes a lane for bf16 log-probs and a byte mask)
 /// before using the first. bits: [N x bits_row_bytes] mask bits (bit c % 8 of
 /// byte c / 8), or null when no token output is asked for.
-template <class Real, class Mask, bool Packed>
+template <class Real, class Mask, class Reward, bool Packed>
 __global__ void __launch_bounds__(block_threads, policy::row_min_blocks_per_sm)
-    token_rows_kernel(core::token_params<Real, Mask> p, advantage_settings settings, std::uint8_t* bits,
+    token_rows_kernel(core::token_params<Real, Mask, Reward> p, advantage_settings settings, std::uint8_t* bits,
                       std::int64_t bits_row_bytes, core::sample_values* samples, core::device_status* status,
                       int warps_per_row) {
   constexpr int depth = policy::row_load_depth;  // packs in flight per lane before the first is used
@@ -159,7 +159,7 @@ __global__ void __launch_bounds__(block_threads, policy::row_min_blocks_per_sm)
         for (int c0 = member * pack_stride + lane * 8; c0 < columns; c0 += stride * depth) {
           if (sum_rewards) {  // token rewards (rare): summed in double, a pack at a time
             for (int c = c0; c < columns && c < c0 + stride * depth; c += stride) {
-              const pack<Real, 8> rewards = load_pack<Real, 8>(p.token_rewards + base + c);
+              const pack<Reward, 8> rewards = load_pack<Reward, 8>(p.token_rewards + base + c);
               unsigned bad = 0;
               double sum = 0;
 #pragma unroll

@@ -51,9 +51,9 @@ struct check_sequence {
   LENS_HD void operator()(std::int64_t i) const { out[i] = core::check_sequence_sample(p, i, settings, status); }
 };
 
-template <class Real, class Mask>
+template <class Real, class Mask, class Reward>
 struct check_row {
-  core::token_params<Real, Mask> p;
+  core::token_params<Real, Mask, Reward> p;
   advantage_settings settings;
   core::device_status* status;
   core::sample_values* out;
@@ -342,20 +342,20 @@ batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inp
 
 /// Token-level inputs [N x T]: advantages (size N, or empty) and
 /// token_advantages (size N x T, or empty). Throws before writing any output.
-template <class Policy, class Real, class Mask, class Layout, class Out>
-batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& inputs, const Layout& groups,
+template <class Policy, class Real, class Mask, class Reward, class Layout, class Out>
+batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask, Reward>& inputs, const Layout& groups,
                                  span<Out> advantages, span<Out> token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const std::size_t num_groups = core::group_traits<Layout>::check_shape(groups, n);
-  const core::token_params<Real, Mask> p = core::make_token_params(inputs, settings, !token_advantages.empty());
+  const core::token_params<Real, Mask, Reward> p = core::make_token_params(inputs, settings, !token_advantages.empty());
   thrust::device_vector<core::device_status> status(1);
   thrust::device_vector<core::sample_values> samples(n);
   const thrust::counting_iterator<std::int64_t> first(0);
   thrust::for_each(exec, first, first + p.num_samples,
-                   detail::check_row<Real, Mask>{p, settings, detail::raw(status), detail::raw(samples)});
+                   detail::check_row<Real, Mask, Reward>{p, settings, detail::raw(status), detail::raw(samples)});
   detail::check_offsets_on_device(exec, groups, n, core::token_offsets_rank(p.num_samples), detail::raw(status));
   detail::throw_if_rejected(status);
   thrust::device_vector<Out> scratch;
