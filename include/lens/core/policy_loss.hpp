@@ -494,17 +494,17 @@ LENS_HD T sequence_is_weight(const policy_loss_params& p, double rollout_sum, po
   return w;
 }
 
-/// Scales a finished row's sums by its aggregation weight (the pg and kl sums only).
-LENS_HD void close_row(const policy_loss_params& p, policy_loss_sums& row) {
-  if (row.tokens > 0) {
-    const double rw = row_weight(p, row.tokens);
-    row.kl_tokens = row.kl;
+/// Scales a finished row's sums by its aggregation weight (the pg and kl sums
+/// only). row_tokens is the whole row's count; a backend that splits a row over
+/// threads calls this on each part and counts the sequence on one of them.
+LENS_HD void close_row(const policy_loss_params& p, policy_loss_sums& row, double row_tokens, bool count_sequence) {
+  row.kl_tokens = row.kl;
+  if (row_tokens > 0) {
+    const double rw = row_weight(p, row_tokens);
     row.pg *= rw;
     row.kl *= rw;
-    row.sequences = 1;
-  } else {
-    row.kl_tokens = 0;
   }
+  row.sequences = (count_sequence && row_tokens > 0) ? 1.0 : 0.0;
 }
 
 // ------------------------------------------------------------ the checks

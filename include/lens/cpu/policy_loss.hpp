@@ -135,7 +135,7 @@ policy_loss_metrics compute_policy_loss(const policy_loss_inputs<Real, Mask>& in
                                                     seq_log_ratio, seq_w, seq_raw, row);
       if (write_grad) grad[k] = g * row_scale;
     }
-    core::close_row(p, row);
+    core::close_row(p, row, pro.tokens, true);
     core::combine(total, row);
   }
   return core::finish_metrics(p, total, static_cast<double>(n));
