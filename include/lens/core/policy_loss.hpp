@@ -21,6 +21,14 @@
 #include "lens/core/errors.hpp"
 #include "lens/core/views.hpp"
 
+// The per-token functions are small and called once per token: on the host
+// they are forced inline so that the CPU loop has no call in it.
+#if !defined(__CUDACC__) && defined(__GNUC__)
+#define LENS_LOSS_INLINE __attribute__((always_inline))
+#else
+#define LENS_LOSS_INLINE
+#endif
+
 namespace lens {
 
 /// Which policy-gradient term. Every kind clamps log(pi/pi_old) to [-20, 20]
@@ -168,7 +176,7 @@ struct token_term {
 
 /// exp in the argument's own precision on the host and the device.
 template <class T>
-LENS_HD T exp_of(T x) {
+LENS_HD LENS_LOSS_INLINE T exp_of(T x) {
 #if defined(__CUDA_ARCH__)
   return ::exp(x);
 #else
@@ -177,13 +185,13 @@ LENS_HD T exp_of(T x) {
 }
 
 template <class T>
-LENS_HD T clamp_value(T x, T lo, T hi) {
+LENS_HD LENS_LOSS_INLINE T clamp_value(T x, T lo, T hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
 /// torch.maximum's gradient rule: the larger side's, half of each at a tie.
 template <class T>
-LENS_HD void max_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
+LENS_HD LENS_LOSS_INLINE void max_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
   if (a > b) { value = a; grad = ga; }
   else if (b > a) { value = b; grad = gb; }
   else { value = a; grad = (ga + gb) / T(2); }
@@ -191,7 +199,7 @@ LENS_HD void max_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
 
 /// torch.minimum's rule, likewise.
 template <class T>
-LENS_HD void min_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
+LENS_HD LENS_LOSS_INLINE void min_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
   if (a < b) { value = a; grad = ga; }
   else if (b < a) { value = b; grad = gb; }
   else { value = a; grad = (ga + gb) / T(2); }
@@ -200,7 +208,7 @@ LENS_HD void min_with_grad(T a, T ga, T b, T gb, T& value, T& grad) {
 /// r = exp(clamp(log_ratio, -20, 20)) and dr / dlogp (0 where the clamp bites;
 /// torch.clamp passes the gradient at the bound itself).
 template <class T>
-LENS_HD T clamped_ratio(T log_ratio, T& dratio) {
+LENS_HD LENS_LOSS_INLINE T clamped_ratio(T log_ratio, T& dratio) {
   const T bound = T(log_ratio_bound);
   const bool inside = log_ratio >= -bound && log_ratio <= bound;
   const T r = exp_of(clamp_value(log_ratio, -bound, bound));
@@ -209,13 +217,15 @@ LENS_HD T clamped_ratio(T log_ratio, T& dratio) {
 }
 
 /// The policy-gradient term of one unmasked token. seq_log_ratio is
-/// mean_t m_t (logp_t - old_t) over the row (gspo only).
-template <class T>
-LENS_HD token_term<T> policy_token(const policy_loss_params& p, T logp, T old_logp, T advantage, T seq_log_ratio) {
+/// mean_t m_t (logp_t - old_t) over the row (gspo only). Kind >= 0 fixes the
+/// loss kind at compile time (the CPU loop); -1 reads p.kind (the kernels).
+template <class T, int Kind = -1>
+LENS_HD LENS_LOSS_INLINE token_term<T> policy_token(const policy_loss_params& p, T logp, T old_logp, T advantage,
+                                                    T seq_log_ratio) {
   const T a = advantage;
   const T lo = T(p.lower), hi = T(p.upper);
   token_term<T> out{T(0), T(0), 0u};
-  switch (static_cast<policy_loss_kind>(p.kind)) {
+  switch (static_cast<policy_loss_kind>(Kind >= 0 ? Kind : p.kind)) {
     case policy_loss_kind::vanilla: {
       T dr;
       const T r = clamped_ratio(logp - old_logp, dr);
@@ -287,7 +297,7 @@ LENS_HD token_term<T> policy_token(const policy_loss_params& p, T logp, T old_lo
 
 /// The KL term of one token against the reference and its gradient in logp.
 template <class T>
-LENS_HD T kl_token(std::int32_t kind, T logp, T ref, T& grad) {
+LENS_HD LENS_LOSS_INLINE T kl_token(std::int32_t kind, T logp, T ref, T& grad) {
   const T d = logp - ref;
   T value = T(0);
   grad = T(0);
@@ -319,7 +329,7 @@ LENS_HD T kl_token(std::int32_t kind, T logp, T ref, T& grad) {
 
 /// Raw rollout IS weight exp(clamp(log_ratio, -20, 20)) and the applied one.
 template <class T>
-LENS_HD T rollout_weight(const policy_loss_params& p, T log_ratio, T& raw) {
+LENS_HD LENS_LOSS_INLINE T rollout_weight(const policy_loss_params& p, T log_ratio, T& raw) {
   const T bound = T(log_ratio_bound);
   raw = exp_of(clamp_value(log_ratio, -bound, bound));
   if (static_cast<rollout_is_mode>(p.is_mode) == rollout_is_mode::truncate) {
@@ -446,10 +456,11 @@ struct row_prologue {
 
 /// One unmasked token: adds its contributions to the row's sums and returns
 /// its gradient before the aggregation weight (IS * dpg + kl_coef * dkl).
-template <class T>
-LENS_HD T token_contribution(const policy_loss_params& p, T logp, T old_logp, T ref_logp, T rollout_logp, T advantage,
-                             T seq_log_ratio, T seq_is_weight, T seq_is_raw, policy_loss_sums& row) {
-  const token_term<T> pg = policy_token(p, logp, old_logp, advantage, seq_log_ratio);
+template <class T, int Kind = -1>
+LENS_HD LENS_LOSS_INLINE T token_contribution(const policy_loss_params& p, T logp, T old_logp, T ref_logp,
+                                              T rollout_logp, T advantage, T seq_log_ratio, T seq_is_weight,
+                                              T seq_is_raw, policy_loss_sums& row) {
+  const token_term<T> pg = policy_token<T, Kind>(p, logp, old_logp, advantage, seq_log_ratio);
   T w = T(1);
   if (p.is_level == static_cast<std::int32_t>(rollout_is_level::token)) {
     T raw;
@@ -472,7 +483,7 @@ LENS_HD T token_contribution(const policy_loss_params& p, T logp, T old_logp, T 
   if (pg.flags & flag_clip_low) row.clip_low += 1;
   if (pg.flags & flag_clip_dual) row.clip_dual += 1;
   T lr = logp - old_logp;
-  if (p.kind != static_cast<std::int32_t>(policy_loss_kind::gspo))
+  if ((Kind >= 0 ? Kind : p.kind) != static_cast<std::int32_t>(policy_loss_kind::gspo))
     lr = clamp_value(lr, -T(log_ratio_bound), T(log_ratio_bound));
   row.neg_log_ratio -= double(lr);
   T grad = w * pg.grad;
