@@ -7,9 +7,8 @@
 # on one H100.
 #
 # Builds with nvcc directly (no CMake, Google Benchmark or package manager
-# needed). Eigen (the CPU backend the tests compare with) and Catch2 come from
-# /usr/include or from .carry/include (cp -r /usr/include/eigen3
-# /usr/include/catch2 .carry/include/ on a machine that has them) or .carry/deps/include.
+# needed). Catch2 comes from /usr/include or from .carry/include
+# (cp -r /usr/include/catch2 .carry/include/ on a machine that has it) or .carry/deps/include.
 #
 #   scripts/gpu-check.sh                 build, test, sanitize, benchmark
 #   scripts/gpu-check.sh --build-only    build only (e.g. ahead of time, to carry the binaries)
@@ -35,21 +34,18 @@ find_include() {  # first folder holding $1
     [[ -e "$d/$1" ]] && { echo "$d"; return; }
   done
 }
-eigen=$(find_include eigen3/Eigen/Core)
 catch=$(find_include catch2/catch.hpp)
-if [[ -z "$eigen" || -z "$catch" ]]; then
-  echo "gpu-check: needs Eigen 3 and Catch2 2.x headers (system or .carry/include)" >&2
+if [[ -z "$catch" ]]; then
+  echo "gpu-check: needs Catch2 2.x headers (system or .carry/include)" >&2
   exit 2
 fi
 
 build() {
-  mkdir -p "$dir/include/lens"
-  ln -sfn "$PWD/kernels" "$dir/include/lens/kernels"  # <lens/kernels/...> as in the build tree
+  mkdir -p "$dir"
   local cuda_include
   cuda_include=$(dirname "$(command -v nvcc)")/../include
   local nvcc_flags=(-std=c++17 -O3 "-gencode=arch=compute_${arch},code=sm_${arch}" --expt-relaxed-constexpr
-                    -diag-suppress 20012 -Xcompiler=-Wall,-Wextra -Iinclude -I"$dir/include" -Itests
-                    -isystem "$eigen/eigen3" -isystem "$catch")
+                    -Xcompiler=-Wall,-Wextra -Iinclude -Itests -isystem "$catch")
   echo "gpu-check: building for sm_${arch} in $dir"
   local t0=$(date +%s)
   g++ -std=c++17 -O2 -isystem "$catch" -isystem "$cuda_include" -c tests/cuda/gpu_main.cpp -o "$dir/gpu_main.o" &

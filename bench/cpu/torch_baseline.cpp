@@ -74,7 +74,7 @@ Tensor grpo(const Grouping& g, const Tensor& scores, double epsilon) {
   return g.flat(advantages);
 }
 
-/// LENS (LENS.md section 3, defaults) in tensor ops: log-space difficulty via a
+/// LENS (docs/ALGORITHM.md section 3, defaults) in tensor ops: log-space difficulty via a
 /// masked logsumexp per group, calibrated rewards, then GRPO normalisation
 /// for mixed groups and alpha * (r~ - mean) for negative ones.
 template <class Grouping>

@@ -168,8 +168,8 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     lens::cuda::workspace::call c;
     c.num_samples = std::size_t(n);
     c.num_groups = std::size_t(n / g);
-    lens::cuda::device_status* status = ws.begin_call(c);
-    lens::cuda::token_params<Real, std::uint8_t> p;
+    lens::core::device_status* status = ws.begin_call(c);
+    lens::core::token_params<Real, std::uint8_t> p;
     p.scores = typed_scores;
     p.logprobs = logprobs;
     p.mask = mask;
@@ -179,7 +179,7 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     p.logprob_limit = settings.logprob_tolerance;
     const std::int64_t bits_row_bytes = 4 * ((t + 31) / 32);
     std::uint8_t* bits = ws.bits(std::size_t(n * bits_row_bytes));
-    auto* samples = ws.samples<lens::cuda::sample_values>(std::size_t(n));
+    auto* samples = ws.samples<lens::core::sample_values>(std::size_t(n));
     const double first_us = clock.median_us([&] {
       const int warps_per_row = lens::kernels::token_warps_per_row(t);
       lens::kernels::token_rows_kernel<Real, std::uint8_t, true>

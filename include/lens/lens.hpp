@@ -1,7 +1,8 @@
 // lens/lens.hpp: the one header a trainer includes. GRPO-family and LENS
-// advantages on the CPU (Eigen backend); the CUDA backend lives in
-// lens/cuda/, the LibTorch adapter in lens/torch.hpp, the MATH reward in
-// lens/math.hpp.
+// advantages on the CPU, with no dependency; the CUDA backend lives in
+// lens/cuda/, the Thrust path in lens/thrust/, the LibTorch adapter in
+// lens/torch.hpp, the MATH reward in lens/math.hpp, lens::as_span of Eigen
+// objects in lens/eigen.hpp (needs Eigen).
 //
 //   lens::sequence_inputs<float> in{scores, logprob_sums, lengths};
 //   lens::compute_lens_advantages(in, lens::fixed_groups{16}, advantages);
@@ -11,7 +12,7 @@
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
 #include "lens/cpu/advantages.hpp"
-#include "lens/cpu/eigen_views.hpp"
+#include "lens/version.hpp"
 
 namespace lens {
 
@@ -32,7 +33,7 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
 }
 
 /// LENS advantages (settings.kind is set to estimator::lens; every other field
-/// is used as given, defaults as in LENS.md).
+/// is used as given, defaults as in docs/ALGORITHM.md).
 template <class Real, class Layout>
 batch_summary compute_lens_advantages(const sequence_inputs<Real>& inputs, const Layout& groups,
                                       span<Real> advantages, const advantage_settings& settings = {},

@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <cmath>
 
+#include "lens/eigen.hpp"
 #include "lens/lens.hpp"
 
 TEST_CASE("Eigen arrays and maps feed the API without copies", "[eigen]") {

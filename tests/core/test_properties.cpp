@@ -236,10 +236,10 @@ TEST_CASE("batch summary counts negative groups and samples that carry gradient"
   CHECK(lens_summary.num_negative_groups == 2);
   CHECK(lens_summary.negative_group_fraction == 0.5);
   // LENS: the negative pair (different confidences) and the mixed pair carry gradient;
-  // the all-correct pair does not; the negative singleton gets alpha * r~ = 0.25 * -1 under verl's rule
-  CHECK(lens_summary.num_nonzero_advantages == 5);
-  CHECK(lens_summary.gradient_sample_fraction == Approx(5.0 / 7));
-  CHECK(a[6] == Approx(-0.25));
+  // the all-correct pair does not; the negative singleton is centred by its own mean: 0 (ALGORITHM.md section 3)
+  CHECK(lens_summary.num_nonzero_advantages == 4);
+  CHECK(lens_summary.gradient_sample_fraction == Approx(4.0 / 7));
+  CHECK(a[6] == 0.0);
 
   auto grpo_summary = lens::compute_grpo_advantages(in, lens::offset_groups{offsets}, lens::span<double>(a));
   CHECK(grpo_summary.num_negative_groups == 2);

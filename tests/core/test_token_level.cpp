@@ -12,6 +12,7 @@
 
 #include "lens/lens.hpp"
 #include "random_batches.hpp"
+#include "reference/token_product.hpp"
 
 using Catch::Matchers::Contains;
 
@@ -101,6 +102,39 @@ TEST_CASE("token advantages equal per-sample advantages times the mask, for each
     check_token_equals_sequence<float>(settings);
     check_token_equals_sequence<std::int64_t>(settings);
   }
+}
+
+TEST_CASE("token advantages are verl's product bit for bit: -0.0 under a negative advantage", "[token][bits]") {
+  std::mt19937_64 rng(31);
+  // a small batch (plain loop) and one whose output exceeds the streaming-store threshold (SSE2 path)
+  for (std::size_t t : {std::size_t(40), std::size_t(1024)}) {
+    const std::size_t groups = t == 40 ? 8 : 1024;
+    auto b = make_token_batch<std::uint8_t>(rng, groups, 4, t);
+    lens::token_inputs<float> in;
+    in.num_samples = b.n;
+    in.num_tokens = b.t;
+    in.scores = b.scores.data();
+    in.logprobs = b.logprobs.data();
+    in.mask = b.mask.data();
+    for (auto settings : {lens::presets::lens(), lens::presets::verl_grpo()}) {
+      std::vector<float> per_sample(b.n), token(b.n * b.t);
+      lens::compute_advantages(in, lens::fixed_groups{4}, lens::span<float>(per_sample), lens::span<float>(token),
+                               settings);
+      INFO("T " << t << ", estimator " << int(settings.kind));
+      REQUIRE(lens_reference::require_verl_token_bits(token, per_sample, b.mask.data(), b.n, b.t) > 0);
+    }
+  }
+  // other mask and value types take the portable loop
+  auto b = make_token_batch<float>(rng, 8, 4, 24);
+  lens::token_inputs<float, float> in;
+  in.num_samples = b.n;
+  in.num_tokens = b.t;
+  in.scores = b.scores.data();
+  in.logprobs = b.logprobs.data();
+  in.mask = b.mask.data();
+  std::vector<float> per_sample(b.n), token(b.n * b.t);
+  lens::compute_lens_advantages(in, lens::fixed_groups{4}, lens::span<float>(per_sample), lens::span<float>(token));
+  REQUIRE(lens_reference::require_verl_token_bits(token, per_sample, b.mask.data(), b.n, b.t) > 0);
 }
 
 TEST_CASE("token inputs: per-sample scores instead of token rewards, and only one output", "[token]") {

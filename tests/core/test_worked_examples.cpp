@@ -1,4 +1,4 @@
-// Pins every worked example of LENS.md section 6, to 1e-6, through the public
+// Pins every worked example of docs/ALGORITHM.md section 7, to 1e-6, through the public
 // entry points. The expected values are the document's, not recomputed here.
 #include <catch2/catch.hpp>
 
@@ -25,7 +25,7 @@ void require_close(const std::vector<double>& actual, const std::vector<double>&
 
 }  // namespace
 
-TEST_CASE("LENS negative group of one-token answers (LENS.md 6)", "[lens][worked]") {
+TEST_CASE("LENS negative group of one-token answers (ALGORITHM.md 7)", "[lens][worked]") {
   const std::vector<double> rewards{0, 0, 0, 0};
   const std::vector<double> logprob_sums = logs({0.90, 0.80, 0.85, 0.60}, 1);
   const std::vector<std::int64_t> lengths{1, 1, 1, 1};
@@ -44,7 +44,7 @@ TEST_CASE("LENS negative group of one-token answers (LENS.md 6)", "[lens][worked
   CHECK(summary.gradient_sample_fraction == 1.0);
 }
 
-TEST_CASE("LENS mixed group, D from raw sequence probabilities (LENS.md 6)", "[lens][worked]") {
+TEST_CASE("LENS mixed group, D from raw sequence probabilities (ALGORITHM.md 7)", "[lens][worked]") {
   const std::vector<double> rewards{1, 0, 0, 0};
   const std::vector<double> logprob_sums = logs({0.90, 0.95, 0.50, 0.70}, 300);
   const std::vector<std::int64_t> lengths{300, 300, 300, 300};
@@ -57,7 +57,7 @@ TEST_CASE("LENS mixed group, D from raw sequence probabilities (LENS.md 6)", "[l
   CHECK_FALSE(groups[0].negative);
 }
 
-TEST_CASE("LENS mixed group, D from geometric-mean probabilities (LENS.md 6)", "[lens][worked]") {
+TEST_CASE("LENS mixed group, D from geometric-mean probabilities (ALGORITHM.md 7)", "[lens][worked]") {
   const std::vector<double> rewards{1, 0, 0, 0};
   const std::vector<double> logprob_sums = logs({0.90, 0.95, 0.50, 0.70}, 300);
   const std::vector<std::int64_t> lengths{300, 300, 300, 300};
@@ -71,7 +71,7 @@ TEST_CASE("LENS mixed group, D from geometric-mean probabilities (LENS.md 6)", "
   CHECK(groups[0].difficulty == Approx(3.6));
 }
 
-TEST_CASE("GRPO with verl defaults (LENS.md 6)", "[grpo][worked]") {
+TEST_CASE("GRPO with verl defaults (ALGORITHM.md 7)", "[grpo][worked]") {
   std::vector<double> advantages(4);
   const std::vector<double> scores{1, 0, 0, 1};
   lens::compute_grpo_advantages(lens::sequence_inputs<double>{scores}, lens::fixed_groups{4},
@@ -84,6 +84,26 @@ TEST_CASE("GRPO with verl defaults (LENS.md 6)", "[grpo][worked]") {
   lens::compute_grpo_advantages(lens::sequence_inputs<double>{close_scores}, lens::fixed_groups{2},
                                 lens::span<double>(close_advantages));
   require_close(close_advantages, {-0.6194967, 0.6194967});
+}
+
+TEST_CASE("LENS negative singleton gets 0 under every singleton policy (ALGORITHM.md 7)", "[lens][worked][singleton]") {
+  // groups of one: wrong (pbar 0.7), correct (pbar 0.4), wrong (pbar 0.01)
+  const std::vector<double> rewards{0, 1, 0};
+  const std::vector<double> logprob_sums = logs({0.7, 0.4, 0.01}, 3);
+  const std::vector<std::int64_t> lengths{3, 3, 3};
+  for (auto policy : {lens::singleton_policy::verl, lens::singleton_policy::zero}) {
+    lens::advantage_settings settings;
+    settings.singleton = policy;
+    std::vector<double> advantages(3, 7.0);
+    std::vector<lens::group_statistics> stats;
+    lens::compute_lens_advantages(lens::sequence_inputs<double>{rewards, logprob_sums, lengths},
+                                  lens::fixed_groups{1}, lens::span<double>(advantages), settings, &stats);
+    CHECK(advantages[0] == 0.0);
+    CHECK(advantages[2] == 0.0);
+    CHECK(advantages[1] == Approx(policy == lens::singleton_policy::verl ? 0.999999 : 0.0).margin(1e-6));
+    CHECK(stats[0].mean == Approx(-1.0));  // r~ = -pbar / (2 pbar - pbar)
+    CHECK(!stats[0].zero_variance);
+  }
 }
 
 TEST_CASE("float I/O reproduces the worked examples to float precision", "[lens][worked][float]") {

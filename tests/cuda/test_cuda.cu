@@ -21,8 +21,9 @@
 #include "cuda/compare.hpp"
 #include "cuda/mutations.hpp"
 #include "lens/cuda/advantages.cuh"
-#include "lens/cuda/thrust_path.hpp"
+#include "lens/thrust/advantages.hpp"
 #include "lens/lens.hpp"
+#include "reference/token_product.hpp"
 
 namespace {
 
@@ -99,8 +100,9 @@ auto with_device_layout(layout_kind kind, std::size_t group_size, const dvec<std
 
 /// Token inputs: GPU (kernels) against CPU for one batch and settings.
 template <class Real>
-void check_token_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings, bool use_token_rewards,
-                        bool statistics = true) {
+/// Returns how many tokens are -0.0 (masked under a negative advantage).
+std::size_t check_token_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings, bool use_token_rewards,
+                               bool statistics = true) {
   const std::size_t n = b.num_samples, t = b.num_tokens;
   std::vector<float> token_rewards;
   if (use_token_rewards) {
@@ -137,8 +139,11 @@ void check_token_parity(const batch& b, layout_kind kind, const lens::advantage_
   });
   REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
   REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+  // verl's product bit for bit: a masked token under a negative advantage is -0.0
+  const std::size_t negative_zeros = lens_reference::require_verl_token_bits(to_host(tokens), to_host(adv), b.mask.data(), n, t);
   lens_test::require_same_summary(gpu_summary, cpu_summary);
   if (statistics) lens_test::require_same_statistics(gpu_stats, cpu_stats);
+  return negative_zeros;
 }
 
 void check_sequence_parity(const batch& b, layout_kind kind, const lens::advantage_settings& settings) {
@@ -179,18 +184,20 @@ TEST_CASE("cuda: per-sample inputs match the CPU backend", "[cuda]") {
 
 TEST_CASE("cuda: token inputs match the CPU backend", "[cuda]") {
   std::mt19937_64 rng(12);
+  std::size_t negative_zeros = 0;
   for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
     for (const auto& settings : lens_test::all_settings()) {
       for (std::size_t t : {std::size_t(1), std::size_t(37), std::size_t(64), std::size_t(1000)}) {
         for (std::size_t g : {std::size_t(4), std::size_t(16), std::size_t(48)}) {
           INFO("layout " << name(kind) << ", estimator " << int(settings.kind) << ", T " << t << ", G " << g);
           const batch b = lens_test::make_batch(rng, kind, 12, g, t, true);
-          check_token_parity<float>(b, kind, settings, false);
-          check_token_parity<float>(b, kind, settings, true);
+          negative_zeros += check_token_parity<float>(b, kind, settings, false);
+          negative_zeros += check_token_parity<float>(b, kind, settings, true);
         }
       }
     }
   }
+  REQUIRE(negative_zeros > 0);  // the sign of zero was checked
 }
 
 TEST_CASE("cuda: half and bfloat16 log-probabilities", "[cuda]") {
@@ -454,7 +461,7 @@ TEST_CASE("cuda: the Thrust path on the CUDA system matches the CPU backend", "[
     in.mask = raw(d.mask);
     dvec<float> adv(n), tokens(n * t);
     with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
-      return lens::cuda::thrust_path::compute_advantages(thrust::cuda::par, in, layout, lens::span<float>(raw(adv), n),
+      return lens::thrust_path::compute_advantages(thrust::cuda::par, in, layout, lens::span<float>(raw(adv), n),
                                                          lens::span<float>(raw(tokens), n * t));
     });
     REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);

@@ -16,9 +16,10 @@
 #include "cuda/mutations.hpp"
 #include <thrust/execution_policy.h>
 
-#include "lens/cuda/thrust_path.hpp"
+#include "lens/thrust/advantages.hpp"
 #include "lens/lens.hpp"
 #include "reference/scalar_reference.hpp"
+#include "reference/token_product.hpp"
 
 namespace {
 
@@ -54,7 +55,7 @@ TEST_CASE("thrust OMP path: sequence inputs match the CPU backend and the scalar
           return lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), settings, &cpu_stats);
         });
         const auto omp_summary = with_layout(b, kind, [&](const auto& layout) {
-          return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), settings,
+          return lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), settings,
                                                              &omp_stats);
         });
         REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
@@ -75,6 +76,7 @@ TEST_CASE("thrust OMP path: sequence inputs match the CPU backend and the scalar
 
 TEST_CASE("thrust OMP path: token inputs match the CPU backend", "[thrust][omp]") {
   std::mt19937_64 rng(77);
+  std::size_t negative_zeros = 0;  // masked tokens under a negative advantage: verl's product gives -0.0
   for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
     for (const auto& settings : lens_test::all_settings()) {
       for (std::size_t t : {std::size_t(1), std::size_t(37), std::size_t(64)}) {
@@ -99,17 +101,19 @@ TEST_CASE("thrust OMP path: token inputs match the CPU backend", "[thrust][omp]"
                                                  settings, &cpu_stats);
           });
           const auto omp_summary = with_layout(b, kind, [&](const auto& layout) {
-            return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+            return lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
                                                                lens::span<float>(omp_tokens), settings, &omp_stats);
           });
           REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
           REQUIRE(lens_test::max_relative_error(omp_tokens, cpu_tokens) <= 1e-6);
+          negative_zeros += lens_reference::require_verl_token_bits(omp_tokens, omp, b.mask.data(), b.num_samples, t);
           lens_test::require_same_summary(omp_summary, cpu_summary);
           lens_test::require_same_statistics(omp_stats, cpu_stats);
         }
       }
     }
   }
+  REQUIRE(negative_zeros > 0);
 }
 
 TEST_CASE("thrust OMP path: extreme confidences match the CPU backend", "[thrust][omp]") {
@@ -127,7 +131,7 @@ TEST_CASE("thrust OMP path: extreme confidences match the CPU backend", "[thrust
         return lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(), settings);
       });
       with_layout(b, kind, [&](const auto& layout) {
-        return lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+        return lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
                                                            lens::span<float>(), settings);
       });
       for (float a : omp) REQUIRE(std::isfinite(a));
@@ -152,7 +156,7 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
       lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens));
     });
     const std::string actual = lens_test::message_of([&] {
-      lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
+      lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp),
                                                   lens::span<float>(omp_tokens));
     });
     REQUIRE(!expected.empty());
@@ -170,7 +174,7 @@ TEST_CASE("thrust OMP path: bad inputs give the CPU backend's message and leave 
     std::vector<float> cpu(b.num_samples), omp(b.num_samples, -7.0f);
     const std::string expected = lens_test::message_of([&] { lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu)); });
     const std::string actual = lens_test::message_of([&] {
-      lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp));
+      lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp));
     });
     REQUIRE(!expected.empty());
     REQUIRE(actual == expected);
@@ -187,7 +191,7 @@ TEST_CASE("thrust OMP path: advantages beyond float are rejected as on the CPU",
     lens::cpu::compute_advantages(in, lens::fixed_groups{3}, lens::span<float>(cpu), lens::presets::dr_grpo());
   });
   const std::string actual = lens_test::message_of([&] {
-    lens::cuda::thrust_path::compute_advantages(thrust::device, in, lens::fixed_groups{3}, lens::span<float>(omp),
+    lens::thrust_path::compute_advantages(thrust::device, in, lens::fixed_groups{3}, lens::span<float>(omp),
                                                 lens::presets::dr_grpo());
   });
   REQUIRE(expected.find("lens: groups[1] gives advantages beyond") == 0);
@@ -205,7 +209,7 @@ TEST_CASE("thrust OMP path: empty batches and empty groups", "[thrust][omp]") {
   std::vector<lens::group_statistics> cpu_stats, omp_stats;
   const lens::offset_groups layout{lens::span<const std::int64_t>(offsets)};
   const auto a = lens::cpu::compute_advantages(in, layout, lens::span<float>(cpu), {}, &cpu_stats);
-  const auto b = lens::cuda::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), {}, &omp_stats);
+  const auto b = lens::thrust_path::compute_advantages(thrust::device, in, layout, lens::span<float>(omp), {}, &omp_stats);
   REQUIRE(lens_test::max_relative_error(omp, cpu) <= 1e-6);
   lens_test::require_same_summary(b, a);
   lens_test::require_same_statistics(omp_stats, cpu_stats);
@@ -214,7 +218,7 @@ TEST_CASE("thrust OMP path: empty batches and empty groups", "[thrust][omp]") {
   const lens::sequence_inputs<float> none{};
   std::vector<float> out;
   const std::vector<std::int64_t> ids;
-  const auto s = lens::cuda::thrust_path::compute_advantages(thrust::device, none, lens::id_groups{ids}, lens::span<float>(out));
+  const auto s = lens::thrust_path::compute_advantages(thrust::device, none, lens::id_groups{ids}, lens::span<float>(out));
   REQUIRE(s.num_groups == 0);
   REQUIRE(s.num_samples == 0);
 }

@@ -124,8 +124,8 @@ inline reference_result compute(const std::vector<double>& scores, const std::ve
       const double x = v[k];
       if (v.size() == 1) {
         if (s.singleton == lens::singleton_policy::zero) a = 0;
+        else if (s.kind == lens::estimator::lens && calibrated[g] && grp.negative) a = 0;  // its own mean
         else if (s.kind == lens::estimator::rloo) a = x;
-        else if (s.kind == lens::estimator::lens && calibrated[g] && grp.negative) a = s.alpha * x;
         else if (!s.normalize_by_std) a = x;
         else if (s.kind == lens::estimator::grpo_batch_std) a = x / (batch_std + s.epsilon);
         else a = x / (1.0 + s.epsilon);

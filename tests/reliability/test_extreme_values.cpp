@@ -144,10 +144,16 @@ TEST_CASE("single-response groups follow the singleton policy in every estimator
       reliability::require_both_precisions_match(b, 1, named.second);
     }
   }
-  // Worked value: a LENS negative singleton has u = 1/2, r~ = -1, A = -alpha (verl policy).
-  const auto advantages = reliability::library_advantages<float>(b, lens::fixed_groups{1}, lens::presets::lens());
-  REQUIRE(advantages[0] == Approx(-0.25).epsilon(1e-7));
-  REQUIRE(advantages[3] == Approx(-0.25).epsilon(1e-7));
+  // Worked value (ALGORITHM.md section 7): a LENS negative singleton has u = 1/2 and r~ = -1, and is
+  // centred by its own mean, so A = 0 under both policies; a correct singleton keeps verl's 1 / (1 + eps).
+  for (auto policy : {lens::singleton_policy::verl, lens::singleton_policy::zero}) {
+    lens::advantage_settings settings = lens::presets::lens();
+    settings.singleton = policy;
+    const auto advantages = reliability::library_advantages<float>(b, lens::fixed_groups{1}, settings);
+    REQUIRE(advantages[0] == 0.0);
+    REQUIRE(advantages[3] == 0.0);
+    REQUIRE(advantages[1] == (policy == lens::singleton_policy::verl ? Approx(1.0 / (1.0 + 1e-6)) : Approx(0.0)));
+  }
 }
 
 TEST_CASE("one group of G = 65,536 responses", "[extreme][large]") {

@@ -1,5 +1,5 @@
 // tests/torch/test_torch.cpp: lens::torch, the LibTorch adapter. Results are
-// pinned against the worked examples of LENS.md and the independent scalar
+// pinned against the worked examples of docs/ALGORITHM.md and the independent scalar
 // reference; every rejected input is checked for a message naming the argument.
 #include <torch/torch.h>
 
@@ -61,7 +61,7 @@ std::string message_of(const std::function<void()>& call) {
 }  // namespace
 
 TEST_CASE("LENS worked example, negative group, through tensors", "[torch]") {
-  // LENS.md section 6: pbar = [0.90, 0.80, 0.85, 0.60], all wrong.
+  // docs/ALGORITHM.md section 7: pbar = [0.90, 0.80, 0.85, 0.60], all wrong.
   const auto b = make_one_token_batch({0, 0, 0, 0}, {0.90, 0.80, 0.85, 0.60}, 3, 7);
   std::vector<lens::group_statistics> stats;
   const auto out = lens::torch::compute_lens_advantages(b.rewards, b.mask, b.index, b.logprobs, {}, &stats);

@@ -1,4 +1,4 @@
-// lens/core/group_math.hpp: the per-group math, written once. The Eigen backend,
+// lens/core/group_math.hpp: the per-group math, written once. The CPU engine,
 // the Thrust path and the CUDA kernels all call these LENS_HD functions, so the
 // backends differ only in how they move data, never in what they compute.
 //
@@ -202,6 +202,8 @@ struct group_transform {
 
 /// Turns a group's moments into its transform.
 /// - a singleton follows settings.singleton: verl uses mean 0 and std 1, zero gives 0;
+///   a LENS negative singleton (calibrated) gives 0 under every policy: it is
+///   centred by its own mean like every negative group (ALGORITHM.md section 3);
 /// - a constant group (max == min) gives exactly 0;
 /// - GRPO: (s - mean) / (std + eps), or s - mean without std normalisation (Dr. GRPO);
 /// - GRPO batch std: (s - mean) / (batch_std + eps);
@@ -214,7 +216,7 @@ LENS_HD group_transform make_transform(const score_moments& m, const group_shape
   group_transform t;
   const bool singleton = m.count == 1;
   if (m.count == 0) return t;
-  if (singleton && settings.singleton == singleton_policy::zero) return t;
+  if (singleton && (settings.singleton == singleton_policy::zero || (shape.calibrate && shape.negative))) return t;
   if (!singleton && m.max == m.min) return t;
   t.zero = false;
   t.centre = singleton ? 0.0 : m.mean;
@@ -242,6 +244,14 @@ LENS_HD group_transform make_transform(const score_moments& m, const group_shape
 
 LENS_HD double advantage(const group_transform& t, double shaped) {
   return t.zero ? 0.0 : (shaped - t.centre) * t.scale;
+}
+
+/// A token's advantage, A_i * mask_it, as verl's `adv.unsqueeze(-1) * mask`
+/// computes it: a product, not a select, so a masked token of a negative
+/// advantage is -0.0 (ALGORITHM.md section 4). Every backend writes this.
+template <class Out>
+LENS_HD Out token_advantage(Out advantage, bool unmasked) {
+  return static_cast<Out>(unmasked ? 1 : 0) * advantage;
 }
 
 /// Two or more samples, all scores equal: advantages exactly 0. A singleton is

@@ -9,7 +9,7 @@ enum class estimator {
   grpo,            ///< (s - mean) / (std + eps); Dr. GRPO with normalize_by_std = false
   grpo_batch_std,  ///< (s - mean_group) / (std_batch + eps); TRL scale_rewards="batch"
   rloo,            ///< G/(G-1) * (s - mean): s minus the mean of the others
-  lens,            ///< confidence-reweighted rewards, LENS.md section 3
+  lens,            ///< confidence-reweighted rewards, docs/ALGORITHM.md section 3
 };
 
 /// What a group of one sample gets. verl's loop uses mean 0 and std 1
@@ -38,7 +38,7 @@ struct advantage_settings {
   bool normalize_by_std = true;   ///< false = Dr. GRPO (verl norm_adv_by_std_in_grpo=False, TRL scale_rewards="none")
   singleton_policy singleton = singleton_policy::verl;  ///< verl (default) or zero (TRL, OpenRLHF)
 
-  // --- LENS (LENS.md section 3); ignored by the other estimators
+  // --- LENS (docs/ALGORITHM.md section 3); ignored by the other estimators
   double alpha = 0.25;            ///< negative-group scale, the paper's only hyperparameter
   double floor_factor = 2.0;      ///< F = floor_factor * max_j pbar_j; must be > 1
   difficulty_probability difficulty_source = difficulty_probability::sequence;  ///< paper's Eq. 14

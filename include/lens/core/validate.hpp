@@ -102,5 +102,41 @@ inline void validate_layout(const id_groups& layout, std::size_t num_samples) {
     raise(error_code::size_mismatch, "groups.ids", -1, "is null");
 }
 
+/// Settings, then the sizes and null pointers of per-sample inputs and their
+/// output: what every backend checks on the host before it reads a value.
+template <class Real, class Out>
+void check_sequence_call(const sequence_inputs<Real>& in, const advantage_settings& settings, span<Out> advantages) {
+  validate_settings(settings);
+  validate_sequence_shapes(in, settings, advantages);
+}
+
+/// Settings, then the shapes of token-level inputs and their outputs.
+template <class Real, class Mask, class Out>
+void check_token_call(const token_inputs<Real, Mask>& in, const advantage_settings& settings, span<Out> advantages,
+                      span<Out> token_advantages) {
+  validate_settings(settings);
+  validate_token_shapes(in, settings, advantages, token_advantages);
+}
+
+/// What the host can check of a layout whose arrays are in device memory,
+/// before any device work: everything for fixed groups, the number of entries
+/// for offsets (their values are checked on the device, check_offset), the
+/// size of the ids. Returns the number of groups where the host knows it
+/// (fixed, offsets), 0 for ids (found on the device).
+inline std::size_t check_layout_shape(const fixed_groups& layout, std::size_t num_samples) {
+  return validate_layout(layout, num_samples);
+}
+
+inline std::size_t check_layout_shape(const offset_groups& layout, std::size_t) {
+  if (layout.offsets.empty() || layout.offsets.data() == nullptr)
+    raise(error_code::bad_offsets, "groups.offsets", -1, "needs num_groups + 1 >= 1 entries");
+  return layout.offsets.size() - 1;
+}
+
+inline std::size_t check_layout_shape(const id_groups& layout, std::size_t num_samples) {
+  validate_layout(layout, num_samples);
+  return 0;
+}
+
 }  // namespace core
 }  // namespace lens

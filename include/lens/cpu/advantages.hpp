@@ -3,13 +3,12 @@
 // math, and broadcasts advantages back to tokens. Every entry point throws lens::invalid_argument
 // before writing any output, so a rejected call leaves outputs untouched.
 //
-// Eigen's part is the interface (lens::as_span views Matrix, Array, Map and
-// Ref without copies; lens/cpu/eigen_views.hpp). The token loops themselves are
-// written by hand: each row must be validated, counted and summed in ONE read,
-// and Eigen evaluates each reduction of an expression as its own pass. The
-// first version of this file used Eigen reductions (three passes per row) and
-// reached 24% of a copy's bandwidth at 16M tokens; the fused loops reach 87%
-// (docs/BENCHMARKS.md).
+// The token loops are written by hand: each row must be validated, counted
+// and summed in ONE read. The first version of this file used Eigen
+// reductions, which evaluate each reduction of an expression as its own pass
+// (three per row), and reached 24% of a copy's bandwidth at 16M tokens; the
+// fused loops reach 87% (docs/BENCHMARKS.md). Eigen objects still feed the API
+// through lens::as_span (lens/eigen.hpp).
 #pragma once
 
 #include <cmath>
@@ -142,9 +141,8 @@ template <class Real, class Layout>
 batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layout& groups, span<Real> advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
-  core::validate_settings(settings);
+  core::check_sequence_call(inputs, settings, advantages);
   const std::size_t n = inputs.scores.size();
-  core::validate_sequence_shapes(inputs, settings, advantages);
   detail::validate_sequence_inputs(inputs, settings);
   return detail::with_segments(groups, n, [&](const auto& segments) {
     const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
@@ -161,8 +159,7 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
                                  span<Real> advantages, span<Real> token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
-  core::validate_settings(settings);
-  core::validate_token_shapes(inputs, settings, advantages, token_advantages);
+  core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const bool need_mask = settings.kind == estimator::lens || !token_advantages.empty();
   const detail::reduced_rows rows = detail::reduce_rows(inputs, settings, need_mask && n > 0);

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "lens/core/group_math.hpp"
+
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define LENS_CPU_SSE2 1
@@ -166,8 +168,8 @@ double sum_row(const Real* values, std::size_t t) {
 /// Outputs at least this large are written with non-temporal stores.
 constexpr std::size_t streaming_store_bytes = std::size_t{16} << 20;
 
-/// token_advantages = advantage * mask, row by row. The product (not a
-/// select) is kept on purpose: it is what verl computes, -0.0 included.
+/// token_advantages = advantage * mask, row by row (core::token_advantage:
+/// the product verl computes, -0.0 included; the SSE2 path multiplies too).
 template <class Real, class Mask>
 void broadcast_rows(Real* out, const Mask* mask, const Real* advantages, std::size_t n, std::size_t t) {
 #if defined(LENS_CPU_SSE2)
@@ -183,7 +185,7 @@ void broadcast_rows(Real* out, const Mask* mask, const Real* advantages, std::si
     Real* row = out + i * t;
     const Mask* m = mask + i * t;
     const Real a = advantages[i];
-    for (std::size_t c = 0; c < t; ++c) row[c] = static_cast<Real>(m[c]) * a;
+    for (std::size_t c = 0; c < t; ++c) row[c] = core::token_advantage(a, m[c] != Mask(0));
   }
 }
 

@@ -37,7 +37,7 @@
 #pragma once
 
 #if !defined(__CUDACC__)
-#error "lens/cuda/advantages.cuh needs nvcc; lens/cuda/thrust_path.hpp also builds with a host compiler"
+#error "lens/cuda/advantages.cuh needs nvcc; lens/thrust/advantages.hpp also builds with a host compiler"
 #endif
 
 #include <cuda_runtime.h>
@@ -54,10 +54,10 @@
 #include "lens/core/errors.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cuda/device_status.hpp"
-#include "lens/cuda/host_checks.hpp"
-#include "lens/cuda/id_grouping.hpp"
-#include "lens/cuda/samples.hpp"
+#include "lens/core/status.hpp"
+#include "lens/core/validate.hpp"
+#include "lens/thrust/id_grouping.hpp"
+#include "lens/core/samples.hpp"
 #include "lens/kernels/group_pass.cuh"
 #include "lens/kernels/sample_pass.cuh"
 
@@ -124,8 +124,8 @@ inline void check_launch(const char* kernel) { check_cuda(cudaGetLastError(), ke
 class workspace {
  public:
   explicit workspace(cudaStream_t stream = nullptr) : stream_(stream) {
-    status_ = status_buffer_.get<device_status>(1, stream_);
-    check_cuda(cudaMemsetAsync(status_, 0, sizeof(device_status), stream_), "cudaMemsetAsync");
+    status_ = status_buffer_.get<core::device_status>(1, stream_);
+    check_cuda(cudaMemsetAsync(status_, 0, sizeof(core::device_status), stream_), "cudaMemsetAsync");
   }
   ~workspace() {
     for (detail::device_buffer* b :
@@ -140,15 +140,15 @@ class workspace {
   /// Synchronises the stream and throws lens::invalid_argument, with the CPU
   /// backend's message, if the last call's input was rejected.
   void check() {
-    const device_status status = read_status();
-    throw_if_error(status);
+    const core::device_status status = read_status();
+    core::throw_if_error(status);
   }
 
   /// Synchronises, checks (as check()), and returns the last call's summary.
   batch_summary summary() {
-    const device_status status = read_status();
-    throw_if_error(status);
-    return make_summary(status, last_.num_samples, num_groups());
+    const core::device_status status = read_status();
+    core::throw_if_error(status);
+    return core::make_summary(status, last_.num_samples, num_groups());
   }
 
   /// Synchronises, checks, and copies the last call's per-group statistics
@@ -169,9 +169,9 @@ class workspace {
     const std::int64_t* device_num_groups = nullptr;  ///< ids: found on the device
     group_statistics* statistics = nullptr;
   };
-  device_status* begin_call(const call& c) {
+  core::device_status* begin_call(const call& c) {
     last_ = c;
-    check_cuda(cudaMemsetAsync(status_, 0, sizeof(device_status), stream_), "cudaMemsetAsync");
+    check_cuda(cudaMemsetAsync(status_, 0, sizeof(core::device_status), stream_), "cudaMemsetAsync");
     return status_;
   }
   void set_statistics(group_statistics* stats) { last_.statistics = stats; }
@@ -190,8 +190,8 @@ class workspace {
   }
 
  private:
-  device_status read_status() {
-    device_status status;
+  core::device_status read_status() {
+    core::device_status status;
     check_cuda(cudaMemcpyAsync(&status, status_, sizeof(status), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync status");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
     return status;
@@ -204,7 +204,7 @@ class workspace {
   }
 
   cudaStream_t stream_;
-  device_status* status_ = nullptr;
+  core::device_status* status_ = nullptr;
   call last_;
   int multiprocessors_ = 0;
   detail::device_buffer status_buffer_, samples_, bits_, row_advantages_, moments_, batch_std_, statistics_, ids_;
@@ -214,7 +214,7 @@ namespace detail {
 
 /// The layout-specific part: checks, grouping, and the kernels' view of groups.
 inline kernels::segments prepare_groups(workspace& ws, const fixed_groups& layout, std::size_t, std::size_t num_groups,
-                                        std::uint64_t, device_status*) {
+                                        std::uint64_t, core::device_status*) {
   kernels::segments s;
   s.layout = kernels::layout_code::fixed;
   s.group_size = static_cast<std::int64_t>(layout.group_size);
@@ -224,7 +224,7 @@ inline kernels::segments prepare_groups(workspace& ws, const fixed_groups& layou
 }
 
 inline kernels::segments prepare_groups(workspace& ws, const offset_groups& layout, std::size_t n, std::size_t num_groups,
-                                        std::uint64_t rank_base, device_status* status) {
+                                        std::uint64_t rank_base, core::device_status* status) {
   const auto entries = static_cast<std::int64_t>(layout.offsets.size());
   kernels::offsets_kernel<><<<blocks_for(entries, kernels::block_threads), kernels::block_threads, 0, ws.stream()>>>(
       layout.offsets.data(), entries, static_cast<std::int64_t>(n), rank_base, status);
@@ -237,11 +237,11 @@ inline kernels::segments prepare_groups(workspace& ws, const offset_groups& layo
 }
 
 inline kernels::segments prepare_groups(workspace& ws, const id_groups& layout, std::size_t n, std::size_t,
-                                        std::uint64_t, device_status*) {
+                                        std::uint64_t, core::device_status*) {
   // 9 N + 2 entries: sorted ids, order, position groups, offsets (N + 1),
   // count (1), group ids, statistics slots, scratch (2 N).
   std::int64_t* base = ws.ids_scratch(9 * n + 2);
-  id_grouping_buffers b;
+  thrust_path::id_grouping_buffers b;
   b.sorted_ids = base;
   b.order = base + n;
   b.position_group = base + 2 * n;
@@ -250,8 +250,8 @@ inline kernels::segments prepare_groups(workspace& ws, const id_groups& layout, 
   b.group_ids = base + 4 * n + 2;
   b.stat_slot = base + 5 * n + 2;
   b.scratch = base + 6 * n + 2;
-  group_by_id(thrust::cuda::par_nosync.on(ws.stream()), layout.ids.data(), static_cast<std::int64_t>(n), b);
-  check_launch("group_by_id");
+  thrust_path::group_by_id(thrust::cuda::par_nosync.on(ws.stream()), layout.ids.data(), static_cast<std::int64_t>(n), b);
+  check_launch("thrust_path::group_by_id");
   ws.set_device_num_groups(b.num_groups);
   kernels::segments s;
   s.layout = kernels::layout_code::permuted;
@@ -317,22 +317,22 @@ template <class Real, class Layout>
 void compute_advantages_async(workspace& ws, const sequence_inputs<Real>& d_inputs, const Layout& d_groups,
                               span<float> d_advantages, const advantage_settings& settings = {},
                               bool with_statistics = false) {
-  detail::check_sequence_shapes(d_inputs, settings, d_advantages);
+  core::check_sequence_call(d_inputs, settings, d_advantages);
   const std::size_t n = d_inputs.scores.size();
-  const std::size_t num_groups = detail::check_layout(d_groups, n);
+  const std::size_t num_groups = core::check_layout_shape(d_groups, n);
   workspace::call c;
   c.num_samples = n;
   c.num_groups = num_groups;
-  device_status* status = ws.begin_call(c);
-  const sequence_params<Real> p = make_sequence_params(d_inputs);
-  sample_values* samples = ws.samples<sample_values>(n);
+  core::device_status* status = ws.begin_call(c);
+  const core::sequence_params<Real> p = core::make_sequence_params(d_inputs);
+  core::sample_values* samples = ws.samples<core::sample_values>(n);
   if (n > 0) {
     kernels::sequence_samples_kernel<Real><<<detail::blocks_for(p.num_samples, kernels::block_threads),
                                              kernels::block_threads, 0, ws.stream()>>>(p, settings, samples, status);
     detail::check_launch("sequence_samples_kernel");
   }
   kernels::group_pass_params g;
-  g.groups = detail::prepare_groups(ws, d_groups, n, num_groups, sequence_offsets_rank(p.num_samples), status);
+  g.groups = detail::prepare_groups(ws, d_groups, n, num_groups, core::sequence_offsets_rank(p.num_samples), status);
   const std::size_t bound = detail::groups_bound(d_groups, n, num_groups);
   g.samples = samples;
   g.settings = settings;
@@ -353,19 +353,19 @@ template <class Real, class Mask, class Layout>
 void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_inputs, const Layout& d_groups,
                               span<float> d_advantages, span<float> d_token_advantages,
                               const advantage_settings& settings = {}, bool with_statistics = false) {
-  detail::check_token_shapes(d_inputs, settings, d_advantages, d_token_advantages);
+  core::check_token_call(d_inputs, settings, d_advantages, d_token_advantages);
   const std::size_t n = d_inputs.num_samples, t = d_inputs.num_tokens;
-  const std::size_t num_groups = detail::check_layout(d_groups, n);
+  const std::size_t num_groups = core::check_layout_shape(d_groups, n);
   workspace::call c;
   c.num_samples = n;
   c.num_groups = num_groups;
-  device_status* status = ws.begin_call(c);
+  core::device_status* status = ws.begin_call(c);
   const bool is_lens = settings.kind == estimator::lens;
   const bool tokens_out = !d_token_advantages.empty() && n > 0 && t > 0;
-  const token_params<Real, Mask> p = make_token_params(d_inputs, settings, !d_token_advantages.empty());
+  const core::token_params<Real, Mask> p = core::make_token_params(d_inputs, settings, !d_token_advantages.empty());
   const std::int64_t bits_row_bytes = 4 * ((p.num_tokens + 31) / 32);
   std::uint8_t* bits = tokens_out ? ws.bits(n * static_cast<std::size_t>(bits_row_bytes)) : nullptr;
-  sample_values* samples = ws.samples<sample_values>(n);
+  core::sample_values* samples = ws.samples<core::sample_values>(n);
   const bool packed = t % 8 == 0 && t < (std::size_t(1) << 30) &&
                       (!p.token_rewards || kernels::pack_aligned(p.token_rewards)) &&
                       (!p.need_mask || kernels::pack_aligned(p.mask)) && (!is_lens || kernels::pack_aligned(p.logprobs));
@@ -382,7 +382,7 @@ void compute_advantages_async(workspace& ws, const token_inputs<Real, Mask>& d_i
     detail::check_launch("token_rows_kernel");
   }
   kernels::group_pass_params g;
-  g.groups = detail::prepare_groups(ws, d_groups, n, num_groups, token_offsets_rank(p.num_samples), status);
+  g.groups = detail::prepare_groups(ws, d_groups, n, num_groups, core::token_offsets_rank(p.num_samples), status);
   const std::size_t bound = detail::groups_bound(d_groups, n, num_groups);
   g.samples = samples;
   g.settings = settings;

@@ -26,8 +26,8 @@
 #include "lens/core/group_math.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cuda/device_status.hpp"
-#include "lens/cuda/samples.hpp"
+#include "lens/core/status.hpp"
+#include "lens/core/samples.hpp"
 #include "lens/kernels/common.cuh"
 
 namespace lens {
@@ -60,14 +60,14 @@ struct segments {
 /// Everything the second pass reads and writes; handed to the kernels by value.
 struct group_pass_params {
   segments groups;
-  const cuda::sample_values* samples = nullptr;  ///< [N] from the first pass
+  const core::sample_values* samples = nullptr;  ///< [N] from the first pass
   advantage_settings settings;
   const double* batch_std = nullptr;             ///< GRPO batch std only
   core::score_moments* moments_out = nullptr;    ///< set: only write each group's moments (for the batch std)
   float* advantages = nullptr;                   ///< [N] or null
   float* row_advantages = nullptr;               ///< [N] scratch for the broadcast, or null
   group_statistics* statistics = nullptr;        ///< [num_groups] or null
-  cuda::device_status* status = nullptr;
+  core::device_status* status = nullptr;
 };
 
 struct merge_confidence {
@@ -92,12 +92,12 @@ struct block_counters {
   unsigned long long negative, zero_variance, nonzero;
 };
 
-__device__ __forceinline__ void flush_counters(block_counters* counters, cuda::device_status* status) {
+__device__ __forceinline__ void flush_counters(block_counters* counters, core::device_status* status) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    if (counters->negative) cuda::detail::atomic_add(&status->num_negative_groups, counters->negative);
-    if (counters->zero_variance) cuda::detail::atomic_add(&status->num_zero_variance_groups, counters->zero_variance);
-    if (counters->nonzero) cuda::detail::atomic_add(&status->num_nonzero_advantages, counters->nonzero);
+    if (counters->negative) core::detail::atomic_add(&status->num_negative_groups, counters->negative);
+    if (counters->zero_variance) core::detail::atomic_add(&status->num_zero_variance_groups, counters->zero_variance);
+    if (counters->nonzero) core::detail::atomic_add(&status->num_nonzero_advantages, counters->nonzero);
   }
 }
 
@@ -105,7 +105,7 @@ __device__ __forceinline__ void flush_counters(block_counters* counters, cuda::d
 template <int Unused = 0>
 __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_params p) {
   __shared__ block_counters counters;
-  if (cuda::has_error(p.status)) return;  // uniform: the first pass has finished
+  if (core::has_error(p.status)) return;  // uniform: the first pass has finished
   if (threadIdx.x == 0) counters = {0, 0, 0};
   __syncthreads();
   const int lane = threadIdx.x % warp_threads;
@@ -116,12 +116,12 @@ __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_pa
   for (std::int64_t g = first_warp; g < p.groups.num_groups; g += num_warps) {
     const bool member = lane < group_size;
     const std::int64_t i = g * group_size + lane;
-    const cuda::sample_values v = member ? p.samples[i] : cuda::sample_values{};
+    const core::sample_values v = member ? p.samples[i] : core::sample_values{};
     core::confidence_summary confidence;
-    if (member) confidence = cuda::confidence_of(v);
+    if (member) confidence = core::confidence_of(v);
     confidence = warp_reduce(confidence, merge_confidence{});
     const core::group_shape shape = core::make_shape(confidence, p.settings);
-    const double shaped = member ? cuda::shaped_of(shape, v) : 0.0;
+    const double shaped = member ? core::shaped_of(shape, v) : 0.0;
     core::score_moments moments;
     if (member) core::add(moments, shaped);
     moments = warp_reduce(moments, merge_moments{});
@@ -131,8 +131,8 @@ __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_pa
     }
     const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
     double reach = 0;
-    if (!cuda::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
-      if (lane == 0) cuda::report_error(p.status, cuda::overflow_report(g, reach));
+    if (!core::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
+      if (lane == 0) core::report_error(p.status, core::overflow_report(g, reach));
       continue;  // this group's outputs stay untouched
     }
     const float a = member ? static_cast<float>(core::advantage(transform, shaped)) : 0.0f;
@@ -143,7 +143,7 @@ __global__ void __launch_bounds__(block_threads) fixed_warp_kernel(group_pass_pa
       atomicAdd(&counters.nonzero, static_cast<unsigned long long>(nonzero));
       if (shape.negative) atomicAdd(&counters.negative, 1ull);
       if (core::zero_variance(moments)) atomicAdd(&counters.zero_variance, 1ull);
-      if (p.statistics) p.statistics[g] = cuda::make_statistics(g, confidence, shape, moments, p.settings);
+      if (p.statistics) p.statistics[g] = core::make_statistics(g, confidence, shape, moments, p.settings);
     }
   }
   flush_counters(&counters, p.status);
@@ -155,7 +155,7 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
   __shared__ block_scratch<core::score_moments> scratch;
   __shared__ block_counters counters;
   static_assert(sizeof(core::score_moments) >= sizeof(core::confidence_summary), "scratch holds either summary");
-  if (cuda::has_error(p.status)) return;
+  if (core::has_error(p.status)) return;
   if (threadIdx.x == 0) counters = {0, 0, 0};
   __syncthreads();
   const int lane = threadIdx.x % warp_threads;
@@ -165,14 +165,14 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
     const std::int64_t begin = p.groups.begin(g), end = p.groups.end(g);
     core::confidence_summary confidence;
     for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
-      const cuda::sample_values& v = p.samples[p.groups.member(k)];
+      const core::sample_values& v = p.samples[p.groups.member(k)];
       core::add(confidence, v.score, v.log_confidence, v.log_probability);
     }
     confidence = block_reduce(confidence, merge_confidence{}, &scratch);
     const core::group_shape shape = core::make_shape(confidence, p.settings);
     core::score_moments moments;
     for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x)
-      core::add(moments, cuda::shaped_of(shape, p.samples[p.groups.member(k)]));
+      core::add(moments, core::shaped_of(shape, p.samples[p.groups.member(k)]));
     moments = block_reduce(moments, merge_moments{}, &scratch);
     if (p.moments_out) {
       if (threadIdx.x == 0) p.moments_out[g] = moments;
@@ -180,14 +180,14 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
     }
     const core::group_transform transform = core::make_transform(moments, shape, p.settings, batch_std);
     double reach = 0;
-    if (!cuda::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
-      if (threadIdx.x == 0) cuda::report_error(p.status, cuda::overflow_report(p.groups.slot(g), reach));
+    if (!core::advantages_fit(moments, transform, p.settings, batch_std, &reach)) {
+      if (threadIdx.x == 0) core::report_error(p.status, core::overflow_report(p.groups.slot(g), reach));
       continue;  // this group's outputs stay untouched
     }
     unsigned long long nonzero = 0;
     for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const std::int64_t i = p.groups.member(k);
-      const float a = static_cast<float>(core::advantage(transform, cuda::shaped_of(shape, p.samples[i])));
+      const float a = static_cast<float>(core::advantage(transform, core::shaped_of(shape, p.samples[i])));
       if (p.advantages) p.advantages[i] = a;
       if (p.row_advantages) p.row_advantages[i] = a;
       nonzero += a != 0.0f;
@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
     if (threadIdx.x == 0) {
       if (shape.negative) counters.negative += 1;
       if (core::zero_variance(moments)) counters.zero_variance += 1;
-      if (p.statistics) p.statistics[p.groups.slot(g)] = cuda::make_statistics(p.groups.id(g), confidence, shape, moments, p.settings);
+      if (p.statistics) p.statistics[p.groups.slot(g)] = core::make_statistics(p.groups.id(g), confidence, shape, moments, p.settings);
     }
   }
   flush_counters(&counters, p.status);
@@ -207,9 +207,9 @@ __global__ void __launch_bounds__(block_threads) group_block_kernel(group_pass_p
 template <int Unused = 0>
 __global__ void __launch_bounds__(block_threads)
     batch_std_kernel(const core::score_moments* moments, segments groups, bool unbiased, double* batch_std,
-                     const cuda::device_status* status) {
+                     const core::device_status* status) {
   __shared__ block_scratch<core::score_moments> scratch;
-  if (cuda::has_error(status)) return;
+  if (core::has_error(status)) return;
   core::score_moments all;
   const std::int64_t num_groups = groups.count();
   for (std::int64_t g = threadIdx.x; g < num_groups; g += blockDim.x) all = core::merge(all, moments[g]);
@@ -226,7 +226,7 @@ struct broadcast_params {
   std::int64_t num_rows = 0;              ///< N
   std::int64_t num_tokens = 0;            ///< T
   bool vector_stores = false;             ///< T % 4 == 0 and token_advantages 16-byte aligned
-  const cuda::device_status* status = nullptr;
+  const core::device_status* status = nullptr;
 };
 
 /// Tokens a warp writes per work item: 4 store instructions of 128 floats.
@@ -240,7 +240,7 @@ constexpr std::int64_t broadcast_segment = 4 * warp_threads * 4;
 /// when any error was reported (a bad input, or a group beyond float).
 template <int Unused = 0>
 __global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_params p) {
-  if (cuda::has_error(p.status)) return;  // uniform: the group pass has finished
+  if (core::has_error(p.status)) return;  // uniform: the group pass has finished
   const int lane = threadIdx.x % warp_threads;
   const std::int64_t first_warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / warp_threads;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * blockDim.x / warp_threads;
@@ -266,7 +266,8 @@ __global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_para
         const std::int64_t c = c0 + u * (warp_threads * 4) + lane * 4;
         if (c >= t) continue;  // T % 4 == 0: c < T means c + 3 < T
         const unsigned n = nibble[u];
-        const float4 v = make_float4(n & 1u ? a : 0.0f, n & 2u ? a : 0.0f, n & 4u ? a : 0.0f, n & 8u ? a : 0.0f);
+        const float4 v = make_float4(core::token_advantage(a, n & 1u), core::token_advantage(a, n & 2u),
+                                     core::token_advantage(a, n & 4u), core::token_advantage(a, n & 8u));
         __stcs(reinterpret_cast<float4*>(out + c), v);  // streaming: the output is not read again here
       }
     } else {
@@ -274,7 +275,7 @@ __global__ void __launch_bounds__(block_threads) broadcast_kernel(broadcast_para
 #pragma unroll 4
       for (int u = 0; u < steps; ++u) {
         const std::int64_t c = c0 + u * warp_threads + lane;
-        if (c < t) out[c] = (bits[c / 8] >> (c % 8)) & 1u ? a : 0.0f;
+        if (c < t) out[c] = core::token_advantage(a, (bits[c / 8] >> (c % 8)) & 1u);
       }
     }
   }

@@ -1,4 +1,4 @@
-// lens/cpu/eigen_views.hpp: lens::as_span turns a contiguous Eigen object
+// lens/eigen.hpp: lens::as_span turns a contiguous Eigen object
 // (Matrix, Array, Map, Ref, a contiguous block) into a lens::span over the
 // same memory, without a copy. Strided views are refused.
 #pragma once

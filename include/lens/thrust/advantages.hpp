@@ -1,4 +1,4 @@
-// lens/cuda/thrust_path.hpp: the advantages with Thrust algorithms only, for
+// lens/thrust/advantages.hpp: the advantages with Thrust algorithms only, for
 // any Thrust device system: CUDA under nvcc, OpenMP or TBB under a host
 // compiler (THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP), where "device
 // pointers" are host pointers. Every step calls the shared per-group math of
@@ -33,40 +33,39 @@
 #include "lens/core/group_math.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cuda/device_status.hpp"
-#include "lens/cuda/host_checks.hpp"
-#include "lens/cuda/id_grouping.hpp"
-#include "lens/cuda/samples.hpp"
+#include "lens/core/status.hpp"
+#include "lens/core/validate.hpp"
+#include "lens/thrust/id_grouping.hpp"
+#include "lens/core/samples.hpp"
 
 namespace lens {
-namespace cuda {
 namespace thrust_path {
 namespace detail {
 
 template <class Real>
 struct check_sequence {
-  sequence_params<Real> p;
+  core::sequence_params<Real> p;
   advantage_settings settings;
-  device_status* status;
-  sample_values* out;
-  LENS_HD void operator()(std::int64_t i) const { out[i] = check_sequence_sample(p, i, settings, status); }
+  core::device_status* status;
+  core::sample_values* out;
+  LENS_HD void operator()(std::int64_t i) const { out[i] = core::check_sequence_sample(p, i, settings, status); }
 };
 
 template <class Real, class Mask>
 struct check_row {
-  token_params<Real, Mask> p;
+  core::token_params<Real, Mask> p;
   advantage_settings settings;
-  device_status* status;
-  sample_values* out;
-  LENS_HD void operator()(std::int64_t r) const { out[r] = reduce_row(p, r, settings, status); }
+  core::device_status* status;
+  core::sample_values* out;
+  LENS_HD void operator()(std::int64_t r) const { out[r] = core::reduce_row(p, r, settings, status); }
 };
 
 struct check_offsets {
   const std::int64_t* offsets;
   std::int64_t num_entries, num_samples;
   std::uint64_t rank_base;
-  device_status* status;
-  LENS_HD void operator()(std::int64_t g) const { check_offset(offsets, g, num_entries, num_samples, rank_base, status); }
+  core::device_status* status;
+  LENS_HD void operator()(std::int64_t g) const { core::check_offset(offsets, g, num_entries, num_samples, rank_base, status); }
 };
 
 struct fixed_group_of {
@@ -78,19 +77,19 @@ struct fixed_group_of {
 LENS_HD std::int64_t sample_at(const std::int64_t* order, std::int64_t k) { return order ? order[k] : k; }
 
 struct confidence_at {
-  const sample_values* samples;
+  const core::sample_values* samples;
   const std::int64_t* order;
-  LENS_HD core::confidence_summary operator()(std::int64_t k) const { return confidence_of(samples[sample_at(order, k)]); }
+  LENS_HD core::confidence_summary operator()(std::int64_t k) const { return core::confidence_of(samples[sample_at(order, k)]); }
 };
 
 struct moments_at {
-  const sample_values* samples;
+  const core::sample_values* samples;
   const std::int64_t* order;
   const std::int64_t* position_group;
   const core::group_shape* shapes;
   LENS_HD core::score_moments operator()(std::int64_t k) const {
     core::score_moments m;
-    core::add(m, shaped_of(shapes[position_group[k]], samples[sample_at(order, k)]));
+    core::add(m, core::shaped_of(shapes[position_group[k]], samples[sample_at(order, k)]));
     return m;
   }
 };
@@ -113,7 +112,7 @@ struct shape_of {
 };
 
 struct write_advantage {
-  const sample_values* samples;
+  const core::sample_values* samples;
   const std::int64_t* order;
   const std::int64_t* position_group;
   const core::group_shape* shapes;
@@ -124,7 +123,7 @@ struct write_advantage {
   LENS_HD void operator()(std::int64_t k) const {
     const std::int64_t g = position_group[k], i = sample_at(order, k);
     const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    out[i] = static_cast<float>(core::advantage(t, shaped_of(shapes[g], samples[i])));
+    out[i] = static_cast<float>(core::advantage(t, core::shaped_of(shapes[g], samples[i])));
   }
 };
 
@@ -134,7 +133,9 @@ struct broadcast_tokens {
   const float* per_sample;
   std::int64_t num_tokens;
   float* out;
-  LENS_HD void operator()(std::int64_t k) const { out[k] = mask[k] != Mask(0) ? per_sample[k / num_tokens] : 0.0f; }
+  LENS_HD void operator()(std::int64_t k) const {
+    out[k] = core::token_advantage(per_sample[k / num_tokens], mask[k] != Mask(0));
+  }
 };
 
 struct statistics_of {
@@ -144,7 +145,7 @@ struct statistics_of {
   const std::int64_t* group_ids;  // null: the group's position
   advantage_settings settings;
   LENS_HD group_statistics operator()(std::int64_t g) const {
-    return make_statistics(group_ids ? group_ids[g] : g, confidence[g], shapes[g], moments[g], settings);
+    return core::make_statistics(group_ids ? group_ids[g] : g, confidence[g], shapes[g], moments[g], settings);
   }
 };
 
@@ -154,12 +155,12 @@ struct check_fit {
   const std::int64_t* stat_slot;  // null: the group's position
   advantage_settings settings;
   double batch_std;
-  device_status* status;
+  core::device_status* status;
   LENS_HD void operator()(std::int64_t g) const {
     double reach = 0;
     const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    if (!advantages_fit(moments[g], t, settings, batch_std, &reach))
-      report_error(status, overflow_report(stat_slot ? stat_slot[g] : g, reach));
+    if (!core::advantages_fit(moments[g], t, settings, batch_std, &reach))
+      core::report_error(status, core::overflow_report(stat_slot ? stat_slot[g] : g, reach));
   }
 };
 
@@ -179,12 +180,12 @@ T* raw(thrust::device_vector<T>& v) {
 }
 
 /// Reads the status back and throws the CPU backend's message if a check failed.
-inline void throw_if_rejected(const thrust::device_vector<device_status>& status) {
+inline void throw_if_rejected(const thrust::device_vector<core::device_status>& status) {
   // thrust::copy, not status[0]: element access binds a null reference inside
   // Thrust (UBSan reports it on the OpenMP system).
-  device_status host;
+  core::device_status host;
   thrust::copy(status.begin(), status.end(), &host);
-  throw_if_error(host);
+  core::throw_if_error(host);
 }
 
 /// Groups as (key per position, sample order, group ids, statistics slots).
@@ -251,13 +252,13 @@ const T* raw_or_null(const thrust::device_vector<T>& v) {
 /// Steps 2 to 4 over checked samples; writes per_sample advantages.
 template <class Policy, class Layout>
 batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std::size_t num_groups,
-                         const thrust::device_vector<sample_values>& samples, float* per_sample,
+                         const thrust::device_vector<core::sample_values>& samples, float* per_sample,
                          const advantage_settings& settings, std::vector<group_statistics>* group_stats,
-                         thrust::device_vector<device_status>& status) {
+                         thrust::device_vector<core::device_status>& status) {
   position_groups pg = make_groups(exec, layout, n, num_groups);
   const std::size_t groups = pg.num_groups;
   const std::int64_t* order = raw_or_null(pg.order);
-  const sample_values* sample_data = thrust::raw_pointer_cast(samples.data());
+  const core::sample_values* sample_data = thrust::raw_pointer_cast(samples.data());
   const thrust::counting_iterator<std::int64_t> first(0);
   const auto num = static_cast<std::int64_t>(n);
 
@@ -321,14 +322,14 @@ batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std
 
 template <class Policy>
 void check_offsets_on_device(Policy&& exec, const offset_groups& layout, std::size_t n, std::uint64_t rank_base,
-                             device_status* status) {
+                             core::device_status* status) {
   const auto entries = static_cast<std::int64_t>(layout.offsets.size());
   const thrust::counting_iterator<std::int64_t> first(0);
   thrust::for_each(exec, first, first + entries,
                    check_offsets{layout.offsets.data(), entries, static_cast<std::int64_t>(n), rank_base, status});
 }
 template <class Policy, class Layout>
-void check_offsets_on_device(Policy&&, const Layout&, std::size_t, std::uint64_t, device_status*) {}
+void check_offsets_on_device(Policy&&, const Layout&, std::size_t, std::uint64_t, core::device_status*) {}
 
 }  // namespace detail
 
@@ -338,16 +339,16 @@ template <class Policy, class Real, class Layout>
 batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inputs, const Layout& groups,
                                  span<float> advantages, const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
-  cuda::detail::check_sequence_shapes(inputs, settings, advantages);
+  core::check_sequence_call(inputs, settings, advantages);
   const std::size_t n = inputs.scores.size();
-  const std::size_t num_groups = cuda::detail::check_layout(groups, n);
-  thrust::device_vector<device_status> status(1);
-  thrust::device_vector<sample_values> samples(n);
-  const sequence_params<Real> p = make_sequence_params(inputs);
+  const std::size_t num_groups = core::check_layout_shape(groups, n);
+  thrust::device_vector<core::device_status> status(1);
+  thrust::device_vector<core::sample_values> samples(n);
+  const core::sequence_params<Real> p = core::make_sequence_params(inputs);
   const thrust::counting_iterator<std::int64_t> first(0);
   thrust::for_each(exec, first, first + p.num_samples,
                    detail::check_sequence<Real>{p, settings, detail::raw(status), detail::raw(samples)});
-  detail::check_offsets_on_device(exec, groups, n, sequence_offsets_rank(p.num_samples), detail::raw(status));
+  detail::check_offsets_on_device(exec, groups, n, core::sequence_offsets_rank(p.num_samples), detail::raw(status));
   detail::throw_if_rejected(status);
   return detail::run_groups(exec, groups, n, num_groups, samples, advantages.data(), settings, group_stats, status);
 }
@@ -359,16 +360,16 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
                                  span<float> advantages, span<float> token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
-  cuda::detail::check_token_shapes(inputs, settings, advantages, token_advantages);
+  core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
-  const std::size_t num_groups = cuda::detail::check_layout(groups, n);
-  const token_params<Real, Mask> p = make_token_params(inputs, settings, !token_advantages.empty());
-  thrust::device_vector<device_status> status(1);
-  thrust::device_vector<sample_values> samples(n);
+  const std::size_t num_groups = core::check_layout_shape(groups, n);
+  const core::token_params<Real, Mask> p = core::make_token_params(inputs, settings, !token_advantages.empty());
+  thrust::device_vector<core::device_status> status(1);
+  thrust::device_vector<core::sample_values> samples(n);
   const thrust::counting_iterator<std::int64_t> first(0);
   thrust::for_each(exec, first, first + p.num_samples,
                    detail::check_row<Real, Mask>{p, settings, detail::raw(status), detail::raw(samples)});
-  detail::check_offsets_on_device(exec, groups, n, token_offsets_rank(p.num_samples), detail::raw(status));
+  detail::check_offsets_on_device(exec, groups, n, core::token_offsets_rank(p.num_samples), detail::raw(status));
   detail::throw_if_rejected(status);
   thrust::device_vector<float> scratch;
   float* per_sample = advantages.data();
@@ -386,5 +387,9 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
 }
 
 }  // namespace thrust_path
+
+namespace cuda {
+/// The name the Thrust path had when it lived in lens/cuda/.
+namespace thrust_path = ::lens::thrust_path;
 }  // namespace cuda
 }  // namespace lens

@@ -1,4 +1,4 @@
-// lens/cuda/id_grouping.hpp: arbitrary per-sample group ids turned into
+// lens/thrust/id_grouping.hpp: arbitrary per-sample group ids turned into
 // contiguous groups on the device with Thrust (a stable sort by id, head flags
 // and a scan), without reading anything back: the number of groups stays in
 // device memory. Compiles with nvcc and with g++ on Thrust's OpenMP system.
@@ -20,7 +20,7 @@
 #include "lens/core/config.hpp"
 
 namespace lens {
-namespace cuda {
+namespace thrust_path {
 
 /// Device buffers group_by_id fills; each holds N entries unless said.
 /// Group g is sorted positions [offsets[g], offsets[g+1]); the sample at
@@ -87,5 +87,5 @@ void group_by_id(Policy&& exec, const std::int64_t* ids, std::int64_t n, const i
   thrust::scatter(exec, first, first + n, by_appearance, b.stat_slot);
 }
 
-}  // namespace cuda
+}  // namespace thrust_path
 }  // namespace lens

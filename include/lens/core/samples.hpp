@@ -1,4 +1,4 @@
-// lens/cuda/samples.hpp: the device path's per-sample step, shared by the
+// lens/core/samples.hpp: the device path's per-sample step, shared by the
 // Thrust path and the CUDA kernels: plain parameter structs (raw pointers,
 // sizes), the checks each input value goes through (in the CPU backend's
 // order, reported through device_status), and the reduction of a token row to
@@ -14,7 +14,7 @@
 #include "lens/core/group_math.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cuda/device_status.hpp"
+#include "lens/core/status.hpp"
 
 #if defined(__CUDACC__)
 #include <cuda_bf16.h>
@@ -22,7 +22,7 @@
 #endif
 
 namespace lens {
-namespace cuda {
+namespace core {
 
 // ------------------------------------------------------------------ values
 
@@ -343,5 +343,5 @@ LENS_HD group_statistics make_statistics(std::int64_t id, const core::confidence
   return s;
 }
 
-}  // namespace cuda
+}  // namespace core
 }  // namespace lens

@@ -17,16 +17,16 @@
 #include <cstdint>
 
 #include "lens/core/settings.hpp"
-#include "lens/cuda/device_status.hpp"
-#include "lens/cuda/samples.hpp"
+#include "lens/core/status.hpp"
+#include "lens/core/samples.hpp"
 #include "lens/kernels/common.cuh"
 
 namespace lens {
 namespace kernels {
 
 struct merge_rows {
-  __device__ cuda::row_reduction operator()(const cuda::row_reduction& a, const cuda::row_reduction& b) const {
-    return cuda::merge(a, b);
+  __device__ core::row_reduction operator()(const core::row_reduction& a, const core::row_reduction& b) const {
+    return core::merge(a, b);
   }
 };
 
@@ -36,7 +36,7 @@ __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 /// Sum of the log-probabilities of a pack whose mask bits are `on`, each
-/// clamped to min(v, 0) (cuda::clamped_logprob). Float inputs are added in
+/// clamped to min(v, 0) (core::clamped_logprob). Float inputs are added in
 /// float with the exact error of every addition kept (TwoSum), so the pair
 /// (sum, error) carries the pack's sum to within ~1e-13 relative and one
 /// conversion to double per pack replaces eight (the CPU sums in double, and
@@ -48,7 +48,7 @@ __device__ __forceinline__ double masked_logprob_sum(const pack<Real, N>& logpro
   if constexpr (sizeof(Real) == 8) {
     double sum = 0;
 #pragma unroll
-    for (int j = 0; j < N; ++j) sum += (on >> j) & 1u ? cuda::clamped_logprob(cuda::to_double(logprobs.v[j])) : 0.0;
+    for (int j = 0; j < N; ++j) sum += (on >> j) & 1u ? core::clamped_logprob(core::to_double(logprobs.v[j])) : 0.0;
     return sum;
   } else {
     float sum = 0, error = 0;
@@ -64,19 +64,19 @@ __device__ __forceinline__ double masked_logprob_sum(const pack<Real, N>& logpro
     if (isfinite(sum) && isfinite(error)) return static_cast<double>(sum) + static_cast<double>(error);
     double exact = 0;
 #pragma unroll
-    for (int j = 0; j < N; ++j) exact += (on >> j) & 1u ? cuda::clamped_logprob(cuda::to_double(logprobs.v[j])) : 0.0;
+    for (int j = 0; j < N; ++j) exact += (on >> j) & 1u ? core::clamped_logprob(core::to_double(logprobs.v[j])) : 0.0;
     return exact;
   }
 }
 
 /// Bit j set where an unmasked log-probability of the pack is rejected
-/// (cuda::is_bad_logprob), compared in float when Real converts to float exactly.
+/// (core::is_bad_logprob), compared in float when Real converts to float exactly.
 template <class Real, int N>
 __device__ __forceinline__ unsigned bad_logprobs(const pack<Real, N>& logprobs, unsigned on, double limit) {
   unsigned bad = 0;
   if constexpr (sizeof(Real) == 8) {
 #pragma unroll
-    for (int j = 0; j < N; ++j) bad |= static_cast<unsigned>(cuda::is_bad_logprob(cuda::to_double(logprobs.v[j]), limit)) << j;
+    for (int j = 0; j < N; ++j) bad |= static_cast<unsigned>(core::is_bad_logprob(core::to_double(logprobs.v[j]), limit)) << j;
   } else {
     const float float_limit = static_cast<float>(limit);  // limit is a Real, so exact
 #pragma unroll
@@ -92,7 +92,7 @@ __device__ __forceinline__ unsigned bad_logprobs(const pack<Real, N>& logprobs, 
 /// count, the log-probability sum and checks. Bit j of each word flags element
 /// c + j; the rare bad element's column is found from the lowest set bit.
 template <class Real, class Mask>
-__device__ __forceinline__ void add_token_pack(cuda::row_reduction& row, int& length, const pack<Mask, 8>& mask,
+__device__ __forceinline__ void add_token_pack(core::row_reduction& row, int& length, const pack<Mask, 8>& mask,
                                                const pack<Real, 8>& logprobs, int c, bool is_lens, double limit,
                                                std::uint8_t* bits_row) {
   unsigned on = 0, bad_mask = 0;
@@ -100,14 +100,14 @@ __device__ __forceinline__ void add_token_pack(cuda::row_reduction& row, int& le
   for (int j = 0; j < 8; ++j) {
     const Mask m = mask.v[j];
     on |= static_cast<unsigned>(m != Mask(0)) << j;
-    bad_mask |= static_cast<unsigned>(!cuda::mask_is_binary(m)) << j;
+    bad_mask |= static_cast<unsigned>(!core::mask_is_binary(m)) << j;
   }
-  if (bad_mask) row.bad_mask = cuda::min_index(row.bad_mask, c + __ffs(bad_mask) - 1);
+  if (bad_mask) row.bad_mask = core::min_index(row.bad_mask, c + __ffs(bad_mask) - 1);
   if (is_lens) {
     length += __popc(on);
     row.logprob_sum += masked_logprob_sum(logprobs, on);
     const unsigned bad_logprob = bad_logprobs(logprobs, on, limit);
-    if (bad_logprob) row.bad_logprob = cuda::min_index(row.bad_logprob, c + __ffs(bad_logprob) - 1);
+    if (bad_logprob) row.bad_logprob = core::min_index(row.bad_logprob, c + __ffs(bad_logprob) - 1);
   }
   if (bits_row) bits_row[c / 8] = static_cast<std::uint8_t>(on);
 }
@@ -135,12 +135,12 @@ inline int token_warps_per_row(std::int64_t num_tokens) {
 /// byte c / 8), or null when no token output is asked for.
 template <class Real, class Mask, bool Packed>
 __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per SM: 128 registers, no spills
-    token_rows_kernel(cuda::token_params<Real, Mask> p, advantage_settings settings, std::uint8_t* bits,
-                      std::int64_t bits_row_bytes, cuda::sample_values* samples, cuda::device_status* status,
+    token_rows_kernel(core::token_params<Real, Mask> p, advantage_settings settings, std::uint8_t* bits,
+                      std::int64_t bits_row_bytes, core::sample_values* samples, core::device_status* status,
                       int warps_per_row) {
   constexpr int depth = 4;  // packs in flight per lane before the first is used
-  __shared__ block_scratch<cuda::row_reduction> scratch;  // a row_reduction per warp (raw: it has initialisers)
-  cuda::row_reduction* partials = reinterpret_cast<cuda::row_reduction*>(scratch.bytes);
+  __shared__ block_scratch<core::row_reduction> scratch;  // a row_reduction per warp (raw: it has initialisers)
+  core::row_reduction* partials = reinterpret_cast<core::row_reduction*>(scratch.bytes);
   const int lane = threadIdx.x % warp_threads, warp = threadIdx.x / warp_threads;
   const int member = warp % warps_per_row;  // this warp's place in its row's team
   const int rows_per_block = block_warps / warps_per_row;
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per 
   const std::int64_t steps = (p.num_samples + rows_per_block - 1) / rows_per_block;
   for (std::int64_t step = blockIdx.x; step < steps; step += gridDim.x) {  // uniform over the block
     const std::int64_t r = step * rows_per_block + warp / warps_per_row;
-    cuda::row_reduction row;
+    core::row_reduction row;
     if (r < p.num_samples) {
       const std::int64_t base = r * t;
       if (Packed) {
@@ -170,12 +170,12 @@ __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per 
               double sum = 0;
 #pragma unroll
               for (int j = 0; j < 8; ++j) {
-                const double reward = cuda::to_double(rewards.v[j]);
+                const double reward = core::to_double(rewards.v[j]);
                 sum += reward;
                 bad |= static_cast<unsigned>(!isfinite(reward)) << j;
               }
               row.reward_sum += sum;
-              if (bad) row.bad_reward = cuda::min_index(row.bad_reward, c + __ffs(bad) - 1);
+              if (bad) row.bad_reward = core::min_index(row.bad_reward, c + __ffs(bad) - 1);
             }
           }
           if (!p.need_mask) continue;
@@ -205,10 +205,10 @@ __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per 
           const std::int64_t c = c0 + lane;
           bool on = false;
           if (c < t) {
-            if (sum_rewards) cuda::add_reward(row, c, cuda::to_double(p.token_rewards[base + c]));
+            if (sum_rewards) core::add_reward(row, c, core::to_double(p.token_rewards[base + c]));
             if (p.need_mask) {
-              on = cuda::add_mask(row, c, p.mask[base + c]);
-              if (is_lens && on) cuda::add_logprob(row, c, cuda::to_double(p.logprobs[base + c]), p.logprob_limit);
+              on = core::add_mask(row, c, p.mask[base + c]);
+              if (is_lens && on) core::add_logprob(row, c, core::to_double(p.logprobs[base + c]), p.logprob_limit);
             }
           }
           const unsigned word = __ballot_sync(full_warp, on);
@@ -221,31 +221,31 @@ __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per 
       if (lane == 0) partials[warp] = row;
       __syncthreads();
       if (member == 0 && lane == 0) {
-        for (int k = 1; k < warps_per_row; ++k) row = cuda::merge(row, partials[warp + k]);
+        for (int k = 1; k < warps_per_row; ++k) row = core::merge(row, partials[warp + k]);
       }
       __syncthreads();  // partials are reused by the next step
     }
-    if (r < p.num_samples && member == 0 && lane == 0) samples[r] = cuda::finish_row(p, r, row, settings, status);
+    if (r < p.num_samples && member == 0 && lane == 0) samples[r] = core::finish_row(p, r, row, settings, status);
   }
 }
 
 template <class Real>
 __global__ void __launch_bounds__(block_threads)
-    sequence_samples_kernel(cuda::sequence_params<Real> p, advantage_settings settings, cuda::sample_values* samples,
-                            cuda::device_status* status) {
+    sequence_samples_kernel(core::sequence_params<Real> p, advantage_settings settings, core::sample_values* samples,
+                            core::device_status* status) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p.num_samples; i += stride)
-    samples[i] = cuda::check_sequence_sample(p, i, settings, status);
+    samples[i] = core::check_sequence_sample(p, i, settings, status);
 }
 
 /// A template only so that the header can be included by several translation units.
 template <int Unused = 0>
 __global__ void __launch_bounds__(block_threads)
     offsets_kernel(const std::int64_t* offsets, std::int64_t num_entries, std::int64_t num_samples,
-                   std::uint64_t rank_base, cuda::device_status* status) {
+                   std::uint64_t rank_base, core::device_status* status) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < num_entries; g += stride)
-    cuda::check_offset(offsets, g, num_entries, num_samples, rank_base, status);
+    core::check_offset(offsets, g, num_entries, num_samples, rank_base, status);
 }
 
 }  // namespace kernels

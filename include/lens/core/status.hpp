@@ -1,4 +1,4 @@
-// lens/cuda/device_status.hpp: how the device path reports a rejected input.
+// lens/core/status.hpp: how the device path reports a rejected input.
 // Every check that fails calls report_error() with its rank in the CPU
 // backend's check order; the smallest rank wins, so the first offending index
 // is the one the CPU backend would name. The host reads the status back in a
@@ -19,7 +19,7 @@
 #include "lens/core/views.hpp"
 
 namespace lens {
-namespace cuda {
+namespace core {
 
 /// Which input a device-side error names (turned into the field text on the host).
 enum class error_field : std::int32_t {
@@ -208,5 +208,5 @@ inline batch_summary make_summary(const device_status& status, std::size_t num_s
   return s;
 }
 
-}  // namespace cuda
+}  // namespace core
 }  // namespace lens
