@@ -20,6 +20,7 @@
 #include "arrays.hpp"
 #include "lens/lens.hpp"
 #include "lens/version.hpp"
+#include "policy_loss.hpp"
 #include "settings.hpp"
 
 namespace nb = nanobind;
@@ -247,4 +248,5 @@ NB_MODULE(_lens, m) {
         nb::arg("response_lengths").none(), nb::arg("ids").none(), nb::arg("offsets").none(),
         nb::arg("group_size"), nb::arg("advantages"), nb::arg("settings"), nb::arg("want_statistics"));
   m.def("number_objects", &number_objects, nb::arg("index"));
+  bind_policy_loss(m);
 }
