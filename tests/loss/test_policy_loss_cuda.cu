@@ -132,7 +132,7 @@ TEST_CASE("cuda policy loss: float inputs, float and bool-free int32 masks") {
   }
 }
 
-TEST_CASE("cuda policy loss: a larger batch (5000 rows x 1024 tokens, more rows than blocks)") {
+TEST_CASE("cuda policy loss: a larger batch (5000 rows x 1024 tokens, more rows than blocks)", "[large]") {
   std::mt19937_64 rng(3);
   lens::policy_loss_settings s;
   s.kl = lens::kl_kind::k3;
