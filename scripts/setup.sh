@@ -16,6 +16,7 @@ packages=(
   libopenblas0-openmp    # LibTorch's BLAS: Debian's default reference BLAS makes its matmuls ~20x slower
   gnuplot-nox            # plots of the example and the benchmarks
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtimes
+  python3 python3-venv python3-dev  # the Python package's virtual environment and extension build (scripts/ci/40-python.sh)
 )
 
 missing=()

@@ -164,11 +164,15 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
   if (kind == layout_kind::ids) bytes += n * 8.0;
   rows.push_back({name, bytes, us, copy_us(clock, bytes)});
   if (breakdown && kind == layout_kind::fixed) {
-    // Each pass alone, launched as the entry point launches it (packed path).
-    lens::cuda::workspace::call c;
-    c.num_samples = std::size_t(n);
-    c.num_groups = std::size_t(n / g);
-    lens::core::device_status* status = ws.begin_call(c);
+    // Each pass alone, launched as the entry point launches it (packed path),
+    // on temporary storage planned as the two-phase call plans it.
+    namespace ld = lens::cuda::detail;
+    const lens::fixed_groups layout{std::size_t(g)};
+    const ld::call_shape cs = ld::make_call_shape(layout, std::size_t(n), std::size_t(t), settings, false, true, sizeof(float));
+    const ld::temp_plan plan = ld::make_plan(cs);
+    void* temp = nullptr;
+    lens::cuda::check_cuda(cudaMalloc(&temp, plan.total), "cudaMalloc");
+    const ld::run_context r = ld::begin_run(plan, temp, nullptr);
     lens::core::token_params<Real, std::uint8_t> p;
     p.scores = typed_scores;
     p.logprobs = logprobs;
@@ -177,37 +181,17 @@ void bench_tokens(timer& clock, const char* name, std::int64_t n, std::int64_t t
     p.num_tokens = t;
     p.need_mask = true;
     p.logprob_limit = settings.logprob_tolerance;
-    const std::int64_t bits_row_bytes = 4 * ((t + 31) / 32);
-    std::uint8_t* bits = ws.bits(std::size_t(n * bits_row_bytes));
-    auto* samples = ws.samples<lens::core::sample_values>(std::size_t(n));
+    const std::int64_t bits_row_bytes = ld::bits_row_bytes(std::size_t(t));
+    std::uint8_t* bits = plan.get<std::uint8_t>(temp, ld::temp_plan::bits);
+    auto* samples = plan.get<lens::core::sample_values>(temp, ld::temp_plan::samples);
     const double first_us = clock.median_us([&] {
       const int warps_per_row = lens::kernels::token_warps_per_row(t);
       lens::kernels::token_rows_kernel<Real, std::uint8_t, true>
-          <<<lens::cuda::detail::blocks_for(n, lens::kernels::block_warps / warps_per_row), lens::kernels::block_threads>>>(
-              p, settings, bits, bits_row_bytes, samples, status, warps_per_row);
+          <<<ld::blocks_for(n, lens::kernels::block_warps / warps_per_row), lens::kernels::block_threads>>>(
+              p, settings, bits, bits_row_bytes, samples, r.status, warps_per_row);
     });
-    lens::kernels::group_pass_params gp;
-    gp.groups.layout = lens::kernels::layout_code::fixed;
-    gp.groups.group_size = g;
-    gp.groups.num_groups = n / g;
-    gp.samples = samples;
-    gp.settings = settings;
-    gp.advantages = adv;
-    gp.row_advantages = ws.row_advantages(std::size_t(n));
-    gp.status = status;
-    lens::kernels::broadcast_params bp;
-    bp.row_advantages = gp.row_advantages;
-    bp.bits = bits;
-    bp.bits_row_bytes = bits_row_bytes;
-    bp.token_advantages = tokens;
-    bp.num_rows = n;
-    bp.num_tokens = t;
-    bp.vector_stores = true;
-    bp.status = status;
-    const double second_us = clock.median_us([&] {
-      lens::cuda::detail::run_group_pass(ws, gp, std::size_t(n / g));
-      lens::cuda::detail::run_broadcast(ws, bp);
-    });
+    const double second_us = clock.median_us([&] { ld::run_groups(r, cs, layout, 0, settings, adv, bits, tokens); });
+    cudaFree(temp);
     const double first_bytes = double(n) * t * (sizeof(Real) + 1 + 0.125) + n * sizeof(Real);
     const double second_bytes = double(n) * t * (4 + 0.125) + n * 4.0;
     rows.push_back({"  first pass alone (checks, row sums)", first_bytes, first_us, copy_us(clock, first_bytes)});

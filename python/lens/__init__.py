@@ -13,7 +13,13 @@ The algorithm: docs/ALGORITHM.md in the repository.
 
 from ._lens import version as __version__
 from . import policy_loss  # the fused PPO-clip family: lens.policy_loss.policy_loss(...)
-from .advantages import AdvantageResult, compute_advantages, compute_sequence_advantages
+from .advantages import (
+    AdvantageResult,
+    compute_advantages,
+    compute_reinforce_pp_advantages,
+    compute_reinforce_pp_baseline_advantages,
+    compute_sequence_advantages,
+)
 from .settings import FIELDS as SETTINGS_FIELDS
 from .settings import Settings, make_settings, presets
 
@@ -22,6 +28,8 @@ __all__ = [
     "SETTINGS_FIELDS",
     "Settings",
     "compute_advantages",
+    "compute_reinforce_pp_advantages",
+    "compute_reinforce_pp_baseline_advantages",
     "compute_sequence_advantages",
     "make_settings",
     "presets",

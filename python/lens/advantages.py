@@ -18,15 +18,7 @@ except ImportError:  # pragma: no cover - exercised only without torch
     torch = None
 
 #: The order of the numbers in AdvantageResult.summary_tensor.
-SUMMARY_FIELDS = (
-    "num_samples",
-    "num_groups",
-    "num_negative_groups",
-    "num_zero_variance_groups",
-    "num_nonzero_advantages",
-    "negative_group_fraction",
-    "gradient_sample_fraction",
-)
+SUMMARY_FIELDS: tuple[str, ...] = tuple(_lens.summary_fields)
 
 
 @dataclass
@@ -74,13 +66,39 @@ def index_to_ids(index: Any) -> tuple[Any, Optional[list]]:
     return numbers, distinct
 
 
-def _summary_array(summary: dict) -> np.ndarray:
-    return np.array([summary[k] for k in SUMMARY_FIELDS], dtype=np.float64)
-
-
 def _plain(x: Any) -> Any:
     """A torch tensor as the C++ side reads it: no autograd history."""
     return x.detach() if _is_torch(x) and x.requires_grad else x
+
+
+def _empty(like: Any, shape: tuple) -> Any:
+    """An output in `like`'s framework, dtype and device (the caller's allocator)."""
+    if _is_torch(like):
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    return np.empty(shape, dtype=like.dtype)
+
+
+def _layout(index: Any, group_size: Optional[int], like: Any) -> tuple[Any, Optional[list]]:
+    """(ids or None, the distinct uid objects or None) for index= or group_size=."""
+    if (index is None) == (group_size is None):
+        raise ValueError("lens: give exactly one of index (a group id per sample) and group_size")
+    if index is None:
+        if group_size <= 0:
+            raise ValueError(f"lens: group_size is {group_size}; it must be >= 1")
+        return None, None
+    ids, distinct = index_to_ids(index)
+    if _is_torch(like) and not _is_torch(ids):
+        ids = torch.from_numpy(ids)
+    return ids, distinct
+
+
+def _result(advantages: Any, token_advantages: Any, summary: np.ndarray, stats: Optional[dict],
+            distinct: Optional[list], like: Any) -> "AdvantageResult":
+    """What the C++ call returned, with group ids named as the caller named them."""
+    if stats is not None and distinct is not None:
+        stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
+    summary_tensor = torch.from_numpy(summary) if _is_torch(like) else summary
+    return AdvantageResult(advantages, token_advantages, summary_tensor, stats)
 
 
 def run_token_advantages(
@@ -99,12 +117,7 @@ def run_token_advantages(
     advantages = token_advantages = None  # a mask that is not [N, T] is rejected by the core, naming it
     if getattr(response_mask, "ndim", None) == 2:
         n, t = response_mask.shape
-        if _is_torch(rewards):
-            advantages = torch.empty((n,), dtype=rewards.dtype, device=rewards.device)
-            token_advantages = torch.empty((n, t), dtype=rewards.dtype, device=rewards.device)
-        else:
-            advantages = np.empty((n,), dtype=rewards.dtype)
-            token_advantages = np.empty((n, t), dtype=rewards.dtype)
+        advantages, token_advantages = _empty(rewards, (n,)), _empty(rewards, (n, t))
     per_token = getattr(rewards, "ndim", 0) == 2
     summary, stats = _lens.token_advantages(
         rewards if per_token else None,
@@ -158,16 +171,7 @@ def compute_advantages(
         raise ValueError(f"lens: rewards must be a torch tensor or a numpy array (got {type(rewards).__name__})")
     if response_mask is None:
         raise ValueError("lens: response_mask is required ([N, T], 0 or 1)")
-    if (index is None) == (group_size is None):
-        raise ValueError("lens: give exactly one of index (a group id per sample) and group_size")
-    distinct = None
-    ids = None
-    if index is not None:
-        ids, distinct = index_to_ids(index)
-        if _is_torch(rewards) and not _is_torch(ids):
-            ids = torch.from_numpy(ids)
-    elif group_size <= 0:
-        raise ValueError(f"lens: group_size is {group_size}; it must be >= 1")
+    ids, distinct = _layout(index, group_size, rewards)
 
     if _is_torch(rewards) and not return_group_stats:
         from . import ops
@@ -180,12 +184,7 @@ def compute_advantages(
     advantages, token_advantages, summary, stats = run_token_advantages(
         rewards, response_mask, ids, group_size or 0, old_log_probs, settings, return_group_stats
     )
-    if stats is not None and distinct is not None:
-        stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
-    summary_tensor = _summary_array(summary)
-    if _is_torch(rewards):
-        summary_tensor = torch.from_numpy(summary_tensor)
-    return AdvantageResult(advantages, token_advantages, summary_tensor, stats)
+    return _result(advantages, token_advantages, summary, stats, distinct, rewards)
 
 
 def compute_sequence_advantages(
@@ -205,17 +204,9 @@ def compute_sequence_advantages(
     settings = make_settings(settings, **overrides)
     if not _is_array(scores):
         raise ValueError(f"lens: scores must be a torch tensor or a numpy array (got {type(scores).__name__})")
-    if (index is None) == (group_size is None):
-        raise ValueError("lens: give exactly one of index (a group id per sample) and group_size")
-    ids, distinct = (None, None) if index is None else index_to_ids(index)
-    if group_size is not None and group_size <= 0:
-        raise ValueError(f"lens: group_size is {group_size}; it must be >= 1")
+    ids, distinct = _layout(index, group_size, scores)
     scores, ids, logprob_sums, response_lengths = map(_plain, (scores, ids, logprob_sums, response_lengths))
-    n = scores.shape[0]
-    if _is_torch(scores):
-        advantages = torch.empty((n,), dtype=scores.dtype, device=scores.device)
-    else:
-        advantages = np.empty((n,), dtype=scores.dtype)
+    advantages = _empty(scores, (scores.shape[0],))
     is_lens = settings.kind == "lens"
     summary, stats = _lens.sequence_advantages(
         scores,
@@ -228,12 +219,45 @@ def compute_sequence_advantages(
         native(settings),
         return_group_stats,
     )
-    if stats is not None and distinct is not None:
-        stats["group_id"] = np.array(distinct, dtype=object)[stats["group_id"]]
-    summary_tensor = _summary_array(summary)
-    if _is_torch(scores):
-        summary_tensor = torch.from_numpy(summary_tensor)
-    return AdvantageResult(advantages, None, summary_tensor, stats)
+    return _result(advantages, None, summary, stats, distinct, scores)
 
 
-__all__ = ["AdvantageResult", "compute_advantages", "compute_sequence_advantages", "index_to_ids"]
+def compute_reinforce_pp_baseline_advantages(
+    token_level_rewards: Any,
+    response_mask: Any,
+    index: Any = None,
+    *,
+    group_size: Optional[int] = None,
+    return_group_stats: bool = False,
+) -> AdvantageResult:
+    """REINFORCE++-baseline (verl's compute_reinforce_plus_plus_baseline_outcome_advantage):
+    each score minus its group's mean (a group of one keeps its score), then
+    whitened over every unmasked token of the batch. [N, T] inputs as
+    compute_advantages; returns advantages [N] and token_advantages [N, T]."""
+    ids, distinct = _layout(index, group_size, token_level_rewards)
+    token_level_rewards, response_mask, ids = map(_plain, (token_level_rewards, response_mask, ids))
+    shape = tuple(getattr(response_mask, "shape", ()))
+    if len(shape) != 2:
+        raise ValueError(f"lens: response_mask has shape {shape} but must have 2 dimensions")
+    advantages, token_advantages = _empty(token_level_rewards, (shape[0],)), _empty(token_level_rewards, shape)
+    summary, stats = _lens.reinforce_pp_baseline(token_level_rewards, response_mask, ids, None, group_size or 0,
+                                                 advantages, token_advantages, return_group_stats)
+    return _result(advantages, token_advantages, summary, stats, distinct, token_level_rewards)
+
+
+def compute_reinforce_pp_advantages(token_level_rewards: Any, response_mask: Any, gamma: float = 1.0):
+    """REINFORCE++ (verl's compute_reinforce_plus_plus_outcome_advantage):
+    per-token discounted returns over the response tokens, whitened over every
+    unmasked token of the batch. Returns (advantages [N, T], returns [N, T])."""
+    token_level_rewards, response_mask = map(_plain, (token_level_rewards, response_mask))
+    shape = tuple(getattr(response_mask, "shape", ()))
+    if len(shape) != 2:
+        raise ValueError(f"lens: response_mask has shape {shape} but must have 2 dimensions")
+    advantages, returns = _empty(token_level_rewards, shape), _empty(token_level_rewards, shape)
+    _lens.reinforce_pp(token_level_rewards, response_mask, float(gamma), advantages, returns)
+    return advantages, returns
+
+
+__all__ = [
+    "compute_reinforce_pp_advantages",
+    "compute_reinforce_pp_baseline_advantages","AdvantageResult", "compute_advantages", "compute_sequence_advantages", "index_to_ids"]

@@ -78,11 +78,25 @@ def settings_args(settings: Settings) -> list[Any]:
 
 
 def native(values: Any) -> Any:
-    """The C++ struct for a Settings or its flat list of scalars."""
+    """The C++ struct for a Settings or its flat list of scalars (cached: a
+    trainer passes the same few settings every step)."""
     if isinstance(values, _lens.Settings):
         return values
     if isinstance(values, Settings):
         values = settings_args(values)
+    key = tuple(values)
+    cached = _native_cache.get(key)
+    if cached is None:
+        cached = _native_cache[key] = _make_native(key)
+        if len(_native_cache) > 256:
+            _native_cache.pop(next(iter(_native_cache)))
+    return cached
+
+
+_native_cache: dict[tuple, Any] = {}
+
+
+def _make_native(values: tuple) -> Any:
     result = _lens.Settings()
     for name, value in zip(FIELDS, values):
         try:

@@ -9,7 +9,9 @@ index, config, **kwargs) -> (advantages, returns):
 - ``lens``: LENS advantages (docs/ALGORITHM.md), from the batch's
   ``old_log_probs``;
 - ``lens_grpo``, ``lens_rloo``, ``lens_grpo_batch_std``: the same numbers as
-  verl's ``grpo`` / ``rloo`` (and TRL's batch-std GRPO), computed by lens.
+  verl's ``grpo`` / ``rloo`` (and TRL's batch-std GRPO), computed by lens;
+- ``lens_reinforce_plus_plus``, ``lens_reinforce_plus_plus_baseline``: verl's
+  REINFORCE++ estimators (gamma from verl's algorithm config).
 
 verl's ``compute_advantage`` hands registered estimators only the rewards,
 the mask, the uids and the config; LENS also needs the behaviour log-probs,
@@ -36,7 +38,11 @@ import functools
 import sys
 from typing import Any, Callable, Optional
 
-from .advantages import compute_advantages
+from .advantages import (
+    compute_advantages,
+    compute_reinforce_pp_advantages,
+    compute_reinforce_pp_baseline_advantages,
+)
 from .settings import Settings, make_settings, presets
 
 #: The estimator names register() adds, with the settings each starts from.
@@ -101,7 +107,24 @@ def make_estimator(name: str) -> Callable[..., tuple[Any, Any]]:
     return estimator
 
 
+def compute_lens_reinforce_plus_plus_advantage(token_level_rewards, response_mask, config=None, **kwargs):
+    """verl's REINFORCE++ (gamma from config.gamma, default 1), computed by lens."""
+    gamma = 1.0 if config is None else float(config.get("gamma", 1.0))
+    return compute_reinforce_pp_advantages(token_level_rewards, response_mask, gamma)
+
+
+def compute_lens_reinforce_plus_plus_baseline_advantage(token_level_rewards, response_mask, index=None, config=None,
+                                                        **kwargs):
+    """verl's REINFORCE++-baseline, computed by lens."""
+    if index is None:
+        raise ValueError("lens.verl: REINFORCE++-baseline needs verl's uid index (data.non_tensor_batch['uid'])")
+    advantages = compute_reinforce_pp_baseline_advantages(token_level_rewards, response_mask, index).token_advantages
+    return advantages, advantages
+
+
 _estimators = {name: make_estimator(name) for name in ESTIMATORS}
+_estimators["lens_reinforce_plus_plus"] = compute_lens_reinforce_plus_plus_advantage
+_estimators["lens_reinforce_plus_plus_baseline"] = compute_lens_reinforce_plus_plus_baseline_advantage
 
 
 def _wrap_compute_advantage(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,7 +134,7 @@ def _wrap_compute_advantage(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def compute_advantage(data, adv_estimator, *args, **kwargs):
         name = getattr(adv_estimator, "value", adv_estimator)
-        if name not in ESTIMATORS:
+        if name not in _estimators:
             return original(data, adv_estimator, *args, **kwargs)
         token = _current_batch.set(data.batch)
         try:
@@ -148,4 +171,4 @@ def register(**settings_overrides: Any) -> list[str]:
         if getattr(module, "__name__", "").startswith("verl") and getattr(module, "compute_advantage", None) is unwrapped:
             module.compute_advantage = wrapped
     ray_trainer.compute_advantage = wrapped
-    return list(ESTIMATORS)
+    return list(_estimators)

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "arrays.hpp"
+#include "lens/cpu/reinforce.hpp"
 #include "lens/lens.hpp"
 #include "lens/version.hpp"
 #include "policy_loss.hpp"
@@ -75,16 +76,22 @@ nb::dict statistics_arrays(const std::vector<lens::group_statistics>& stats) {
   return out;
 }
 
-nb::dict summary_dict(const lens::batch_summary& s) {
-  nb::dict out;
-  out["num_samples"] = s.num_samples;
-  out["num_groups"] = s.num_groups;
-  out["num_negative_groups"] = s.num_negative_groups;
-  out["num_zero_variance_groups"] = s.num_zero_variance_groups;
-  out["num_nonzero_advantages"] = s.num_nonzero_advantages;
-  out["negative_group_fraction"] = s.negative_group_fraction;
-  out["gradient_sample_fraction"] = s.gradient_sample_fraction;
-  return out;
+/// The batch summary as 7 float64 numbers, in the order of summary_fields
+/// (a numpy array: one allocation, no dict).
+constexpr const char* summary_fields[7] = {"num_samples",           "num_groups",
+                                           "num_negative_groups",   "num_zero_variance_groups",
+                                           "num_nonzero_advantages", "negative_group_fraction",
+                                           "gradient_sample_fraction"};
+nb::ndarray<nb::numpy, double, nb::ndim<1>> summary_array(const lens::batch_summary& s) {
+  double* values = new double[7]{double(s.num_samples),
+                                 double(s.num_groups),
+                                 double(s.num_negative_groups),
+                                 double(s.num_zero_variance_groups),
+                                 double(s.num_nonzero_advantages),
+                                 s.negative_group_fraction,
+                                 s.gradient_sample_fraction};
+  nb::capsule owner(values, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+  return nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {7}, owner);
 }
 
 template <class Real>
@@ -153,7 +160,7 @@ nb::tuple token_advantages(std::optional<input_array> token_rewards, std::option
       });
     });
   });
-  return nb::make_tuple(summary_dict(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+  return nb::make_tuple(summary_array(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
 }
 
 /// Per-sample advantages: [N] scores and, for LENS, [N] summed log-probs and
@@ -190,7 +197,63 @@ nb::tuple sequence_advantages(input_array scores, std::optional<input_array> log
       return lens::compute_advantages(in, groups, out, settings, want_statistics ? &stats : nullptr);
     });
   });
-  return nb::make_tuple(summary_dict(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+  return nb::make_tuple(summary_array(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+}
+
+/// REINFORCE++-baseline (verl): [N, T] token rewards, [N, T] mask, a layout;
+/// writes [N] and [N, T] advantages. Returns (summary, statistics or None).
+nb::tuple reinforce_pp_baseline(input_array token_rewards, input_array mask, std::optional<input_array> ids,
+                                std::optional<input_array> offsets, std::int64_t group_size, output_array advantages,
+                                output_array token_advantages_out, bool want_statistics) {
+  check_array(mask, "response_mask", 2, "bool, uint8, int32, int64, float32 or float64", is_mask);
+  const std::size_t n = mask.shape(0), t = mask.shape(1);
+  const element real = check_array(token_rewards, "token_level_rewards", 2, "float32 or float64", is_real);
+  check_length(token_rewards, "token_level_rewards", 0, n, "N, the rows of response_mask");
+  check_length(token_rewards, "token_level_rewards", 1, t, "T, the columns of response_mask");
+  std::vector<lens::group_statistics> stats;
+  const lens::batch_summary summary = with_real(real, [&](auto real_tag) {
+    using Real = typename decltype(real_tag)::type;
+    const auto per_sample = output_view<Real>(std::optional<output_array>(advantages), "advantages", real, 1, n, t);
+    const auto per_token =
+        output_view<Real>(std::optional<output_array>(token_advantages_out), "token_advantages", real, 2, n, t);
+    return with_mask(element_of(mask.dtype()), [&](auto mask_tag) {
+      using Mask = typename decltype(mask_tag)::type;
+      lens::token_inputs<Real, Mask> in;
+      in.num_samples = n;
+      in.num_tokens = t;
+      in.token_rewards = data_of<Real>(token_rewards);
+      in.mask = data_of<Mask>(mask);
+      const layout_arguments layout{ids, offsets, group_size};
+      nb::gil_scoped_release released;
+      return with_layout(layout, n, [&](const auto& groups) {
+        return lens::cpu::compute_reinforce_pp_baseline_advantages(in, groups, per_sample, per_token,
+                                                                   want_statistics ? &stats : nullptr);
+      });
+    });
+  });
+  return nb::make_tuple(summary_array(summary), want_statistics ? nb::object(statistics_arrays(stats)) : nb::none());
+}
+
+/// REINFORCE++ (verl): [N, T] token rewards and mask, gamma; writes [N, T]
+/// advantages and returns.
+void reinforce_pp(input_array token_rewards, input_array mask, double gamma, output_array advantages,
+                  output_array returns) {
+  check_array(mask, "response_mask", 2, "bool, uint8, int32, int64, float32 or float64", is_mask);
+  const std::size_t n = mask.shape(0), t = mask.shape(1);
+  const element real = check_array(token_rewards, "token_level_rewards", 2, "float32 or float64", is_real);
+  check_length(token_rewards, "token_level_rewards", 0, n, "N, the rows of response_mask");
+  check_length(token_rewards, "token_level_rewards", 1, t, "T, the columns of response_mask");
+  with_real(real, [&](auto real_tag) {
+    using Real = typename decltype(real_tag)::type;
+    const auto adv = output_view<Real>(std::optional<output_array>(advantages), "advantages", real, 2, n, t);
+    const auto ret = output_view<Real>(std::optional<output_array>(returns), "returns", real, 2, n, t);
+    with_mask(element_of(mask.dtype()), [&](auto mask_tag) {
+      using Mask = typename decltype(mask_tag)::type;
+      nb::gil_scoped_release released;
+      lens::cpu::compute_reinforce_pp_advantages(n, t, data_of<Real>(token_rewards), data_of<Mask>(mask), gamma, adv,
+                                                 ret);
+    });
+  });
 }
 
 /// Dense group numbers for any hashable objects (verl's uid strings), in
@@ -232,6 +295,9 @@ nb::tuple number_objects(nb::handle sequence) {
 NB_MODULE(_lens, m) {
   m.doc() = "lens: GRPO-family and LENS advantages (C++ core); use the lens package, not this module";
   m.attr("version") = LENS_VERSION_STRING;
+  // The package caches a few Settings in module globals, which Python frees
+  // after nanobind's exit-time leak check; the report would be noise.
+  nb::set_leak_warnings(false);
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -240,6 +306,9 @@ NB_MODULE(_lens, m) {
     }
   });
   bind_settings(m);
+  nb::list summary_names;
+  for (const char* name : summary_fields) summary_names.append(name);
+  m.attr("summary_fields") = nb::tuple(summary_names);
   m.def("token_advantages", &token_advantages, nb::arg("token_rewards").none(), nb::arg("scores").none(),
         nb::arg("mask").none(), nb::arg("logprobs").none(), nb::arg("ids").none(), nb::arg("offsets").none(),
         nb::arg("group_size"), nb::arg("advantages").none(), nb::arg("token_advantages").none(),
@@ -247,6 +316,11 @@ NB_MODULE(_lens, m) {
   m.def("sequence_advantages", &sequence_advantages, nb::arg("scores"), nb::arg("logprob_sums").none(),
         nb::arg("response_lengths").none(), nb::arg("ids").none(), nb::arg("offsets").none(),
         nb::arg("group_size"), nb::arg("advantages"), nb::arg("settings"), nb::arg("want_statistics"));
+  m.def("reinforce_pp_baseline", &reinforce_pp_baseline, nb::arg("token_rewards"), nb::arg("mask"),
+        nb::arg("ids").none(), nb::arg("offsets").none(), nb::arg("group_size"), nb::arg("advantages"),
+        nb::arg("token_advantages"), nb::arg("want_statistics"));
+  m.def("reinforce_pp", &reinforce_pp, nb::arg("token_rewards"), nb::arg("mask"), nb::arg("gamma"),
+        nb::arg("advantages"), nb::arg("returns"));
   m.def("number_objects", &number_objects, nb::arg("index"));
   bind_policy_loss(m);
 }

@@ -444,6 +444,73 @@ TEST_CASE("cuda: the workspace is reused across calls of different sizes", "[cud
   }
 }
 
+TEST_CASE("cuda: two-phase calls on caller memory, double outputs and a caller allocator", "[cuda][two-phase]") {
+  std::mt19937_64 rng(21);
+  for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {
+    for (const auto& settings : lens_test::all_settings()) {
+      const batch b = lens_test::make_batch(rng, kind, 30, 8, 40, true);
+      INFO("layout " << name(kind) << ", estimator " << int(settings.kind));
+      const std::size_t n = b.num_samples, t = b.num_tokens;
+      const lens::token_inputs<float> host = lens_test::host_token_inputs(b);
+      std::vector<float> cpu(n), cpu_tokens(n * t);
+      std::vector<lens::group_statistics> cpu_stats;
+      const auto cpu_summary = with_layout(kind, b.group_size, b.offsets, b.ids, [&](const auto& layout) {
+        return lens::cpu::compute_advantages(host, layout, lens::span<float>(cpu), lens::span<float>(cpu_tokens), settings,
+                                             &cpu_stats);
+      });
+      device_batch<float> d(b);
+      lens::token_inputs<float> in = host;
+      in.scores = raw(d.scores);
+      in.logprobs = raw(d.logprobs);
+      in.mask = raw(d.mask);
+      // Two phases: the query, then the run on memory this test owns.
+      dvec<float> adv(n, -7.0f), tokens(n * t, -7.0f);
+      std::vector<lens::group_statistics> gpu_stats;
+      const auto gpu_summary = with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
+        std::size_t bytes = 0;
+        lens::cuda::compute_advantages(nullptr, bytes, in, layout, lens::span<float>(raw(adv), n),
+                                       lens::span<float>(raw(tokens), n * t), settings, true);
+        REQUIRE(bytes > 0);
+        dvec<unsigned char> temp(bytes);
+        const lens::cuda::call_info info = lens::cuda::compute_advantages(
+            raw(temp), bytes, in, layout, lens::span<float>(raw(adv), n), lens::span<float>(raw(tokens), n * t), settings,
+            true);
+        return lens::cuda::read_results(raw(temp), info, nullptr, &gpu_stats);
+      });
+      REQUIRE(lens_test::max_relative_error(to_host(adv), cpu) <= 1e-6);
+      REQUIRE(lens_test::max_relative_error(to_host(tokens), cpu_tokens) <= 1e-6);
+      lens_test::require_same_summary(gpu_summary, cpu_summary);
+      lens_test::require_same_statistics(gpu_stats, cpu_stats);
+      // Double outputs through the synchronous call, with a counting allocator.
+      struct counting {
+        int allocations = 0, frees = 0;
+      } count;
+      lens::cuda::device_allocator allocator;
+      allocator.context = &count;
+      allocator.allocate = [](std::size_t bytes, cudaStream_t, void* context) -> void* {
+        void* p = nullptr;
+        if (cudaMalloc(&p, bytes) != cudaSuccess) return nullptr;
+        ++static_cast<counting*>(context)->allocations;
+        return p;
+      };
+      allocator.deallocate = [](void* p, cudaStream_t, void* context) {
+        cudaFree(p);
+        ++static_cast<counting*>(context)->frees;
+      };
+      dvec<double> adv64(n), tokens64(n * t);
+      with_device_layout(kind, b.group_size, d.offsets, d.ids, [&](const auto& layout) {
+        return lens::cuda::compute_advantages(in, layout, lens::span<double>(raw(adv64), n),
+                                              lens::span<double>(raw(tokens64), n * t), settings, nullptr, nullptr,
+                                              allocator);
+      });
+      REQUIRE(count.allocations == 1);
+      REQUIRE(count.frees == 1);
+      const std::vector<double> a64 = to_host(adv64);
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(a64[i] == Approx(double(cpu[i])).margin(1e-5).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("cuda: the Thrust path on the CUDA system matches the CPU backend", "[cuda][thrust]") {
   std::mt19937_64 rng(19);
   for (layout_kind kind : {layout_kind::fixed, layout_kind::ragged, layout_kind::ids}) {

@@ -89,9 +89,46 @@ def test_one_pass_variance_class(rng):
     assert torch.all(ours[5:] == 0)  # the constant group is exactly 0
 
 
+@pytest.mark.parametrize("rewards", ["binary", "fractional", "shaped"])
+def test_reinforce_pp_baseline_parity(rng, rewards):
+    fn = core_algos.compute_reinforce_plus_plus_baseline_outcome_advantage
+    for _ in range(4):
+        batch = make_batch(rng, rewards=rewards)
+        ours = lens.compute_reinforce_pp_baseline_advantages(batch.token_level_rewards, batch.response_mask,
+                                                             batch.uid).token_advantages
+        theirs32 = verl_call(fn, batch, torch.float32)
+        theirs64 = verl_call(fn, batch, torch.float64)
+        assert_at_least_as_close(ours, theirs32, theirs64, "reinforce++ baseline")
+
+
+class _Config(dict):
+    def __getattr__(self, name):
+        return self[name]
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+def test_reinforce_pp_parity(rng, gamma):
+    fn = core_algos.compute_reinforce_plus_plus_outcome_advantage
+    for rewards in ["binary", "shaped"]:
+        batch = make_batch(rng, rewards=rewards)
+        # token rewards anywhere, and masked gaps inside responses (observation spans)
+        dense = batch.token_level_rewards + torch.from_numpy(rng.normal(size=batch.token_level_rewards.shape)
+                                                             .astype("float32")) * batch.response_mask
+        mask = batch.response_mask.clone()
+        mask[:, 1::3] = 0
+        mask[:, 0] = 1
+        ours, our_returns = lens.compute_reinforce_pp_advantages(dense, mask, gamma)
+        config = _Config(gamma=gamma)
+        theirs32, returns32 = fn(dense, mask, config=config)
+        theirs64, returns64 = fn(dense.double(), mask, config=config)
+        assert_at_least_as_close(ours, theirs32, theirs64, "reinforce++ advantages")
+        assert_at_least_as_close(our_returns, returns32, returns64, "reinforce++ returns")
+
+
 def test_registry_has_the_lens_estimators():
     names = lens.verl.register()
-    assert set(names) == {"lens", "lens_grpo", "lens_rloo", "lens_grpo_batch_std"}
+    assert set(names) == {"lens", "lens_grpo", "lens_rloo", "lens_grpo_batch_std", "lens_reinforce_plus_plus",
+                          "lens_reinforce_plus_plus_baseline"}
     for name in names:
         assert core_algos.get_adv_estimator_fn(name) is lens.verl._estimators[name]
     assert lens.verl.register() == names  # idempotent
@@ -150,6 +187,22 @@ def test_verl_compute_advantage_lens_grpo_matches_verl_grpo(rng):
                                                              batch.response_mask, batch.uid,
                                                              norm_adv_by_std_in_grpo=False)[0]
     assert_at_least_as_close(no_std, theirs_no_std, truth_no_std, "compute_advantage lens_grpo, no std")
+
+
+@pytest.mark.parametrize("ours,theirs", [("lens_reinforce_plus_plus", "reinforce_plus_plus"),
+                                         ("lens_reinforce_plus_plus_baseline", "reinforce_plus_plus_baseline"),
+                                         ("lens_rloo", "rloo")])
+def test_verl_compute_advantage_other_estimators(rng, ours, theirs):
+    from verl.trainer.config import AlgoConfig
+    from verl.trainer.ppo import ray_trainer
+
+    lens.verl.register()
+    batch = make_batch(rng, rewards="fractional")
+    a = ray_trainer.compute_advantage(data_proto(batch), adv_estimator=ours,
+                                      config=AlgoConfig(adv_estimator=ours, gamma=0.95)).batch["advantages"]
+    b = ray_trainer.compute_advantage(data_proto(batch), adv_estimator=theirs,
+                                      config=AlgoConfig(adv_estimator=theirs, gamma=0.95)).batch["advantages"]
+    assert float((a.double() - b.double()).abs().max()) < 1e-5 * max(1.0, float(b.abs().max()))
 
 
 def test_lens_settings_from_register_and_config(rng):

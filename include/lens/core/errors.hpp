@@ -2,6 +2,7 @@
 // error codes the device path reports through its flag.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -71,5 +72,14 @@ inline std::string error_message(error_code code, const std::string& field, std:
                                const std::string& detail = {}) {
   throw invalid_argument(error_message(code, field, index, detail));
 }
+
+namespace core {
+/// A buffer's length against what the call needs.
+inline void check_size(const char* field, std::size_t actual, std::size_t expected) {
+  if (actual != expected)
+    raise(error_code::size_mismatch, field, -1,
+          "has " + std::to_string(actual) + " elements, expected " + std::to_string(expected));
+}
+}  // namespace core
 
 }  // namespace lens

@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "lens/core/config.hpp"
+#include "lens/core/outputs.hpp"
 #include "lens/core/settings.hpp"
 
 namespace lens {
@@ -49,6 +50,16 @@ LENS_HD void add(score_moments& m, double x, double reciprocal) {
 }
 
 LENS_HD void add(score_moments& m, double x) { add(m, x, 1.0 / (m.count + 1)); }
+
+/// Calls the merge of its arguments' type (score_moments, confidence_summary,
+/// row_reduction): the one functor Thrust's reductions and the kernels' warp
+/// and block reductions use.
+struct merge_op {
+  template <class T>
+  LENS_HD T operator()(const T& a, const T& b) const {
+    return merge(a, b);
+  }
+};
 
 /// Chan et al.'s parallel combination; associative up to rounding.
 LENS_HD score_moments merge(const score_moments& a, const score_moments& b) {
@@ -271,6 +282,21 @@ LENS_HD bool advantages_fit(const score_moments& m, const group_transform& t, co
   *reach = (high > low ? high : low) * t.scale;
   const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
   return *reach <= output_max && isfinite(m.m2) && batch_ok;
+}
+
+/// One group's statistics, as every backend reports them.
+LENS_HD group_statistics make_statistics(std::int64_t id, std::int64_t num_correct, const group_shape& shape,
+                                         const score_moments& m, const advantage_settings& settings) {
+  group_statistics s;
+  s.group_id = id;
+  s.size = static_cast<std::int64_t>(m.count);
+  s.num_correct = num_correct;
+  s.mean = m.mean;
+  s.std = standard_deviation(m, settings.unbiased_std);
+  s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
+  s.negative = shape.negative;
+  s.zero_variance = zero_variance(m);
+  return s;
 }
 
 }  // namespace core

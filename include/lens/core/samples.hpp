@@ -279,26 +279,6 @@ LENS_HD sample_values reduce_row(const token_params<Real, Mask>& p, std::int64_t
   return finish_row(p, r, row, settings, status);
 }
 
-// ------------------------------------------------------------------ offsets
-
-/// Checks offsets entry g of num_entries (num_groups + 1) against N, ranked
-/// after every input check: offsets[0] == 0, then the first decrease, then the last.
-LENS_HD void check_offset(const std::int64_t* offsets, std::int64_t g, std::int64_t num_entries,
-                          std::int64_t num_samples, std::uint64_t rank_base, device_status* status) {
-  if (g == 0 && offsets[0] != 0)
-    report_error(status, make_report(rank_base, error_code::bad_offsets, error_field::offsets, 0, error_detail::offsets_first));
-  if (g > 0 && offsets[g] < offsets[g - 1])
-    report_error(status, make_report(rank_base + static_cast<std::uint64_t>(g), error_code::bad_offsets,
-                                     error_field::offsets, g, error_detail::offsets_decrease));
-  if (g == num_entries - 1 && offsets[g] != num_samples) {
-    error_report e = make_report(rank_base + static_cast<std::uint64_t>(num_entries), error_code::bad_offsets,
-                                 error_field::offsets, g, error_detail::offsets_last);
-    e.value = static_cast<double>(offsets[g]);
-    e.count = static_cast<double>(num_samples);
-    report_error(status, e);
-  }
-}
-
 // ------------------------------------------------------------------ groups
 
 /// A sample's contribution to its group's confidence summary.
@@ -313,10 +293,24 @@ LENS_HD double shaped_of(const core::group_shape& shape, const sample_values& v)
   return core::shaped_score(shape, v.score, shape.calibrate ? v.log_confidence : 0.0);
 }
 
-/// The CPU backend's overflow rule (core::advantages_fit) for float outputs.
-LENS_HD bool advantages_fit(const core::score_moments& m, const core::group_transform& t,
-                            const advantage_settings& settings, double batch_std, double* reach) {
-  return core::advantages_fit(m, t, settings, batch_std, 3.4028234663852886e38 /* FLT_MAX */, reach);
+/// The largest finite value of an output type (no std::numeric_limits, whose
+/// members device code can call only with --expt-relaxed-constexpr).
+template <class Out>
+struct output_limits;
+template <>
+struct output_limits<float> {
+  static constexpr double max = 3.4028234663852886e38;  // FLT_MAX
+};
+template <>
+struct output_limits<double> {
+  static constexpr double max = 1.7976931348623157e308;  // DBL_MAX
+};
+
+/// The overflow rule (core::advantages_fit) for an output type Out.
+template <class Out>
+LENS_HD bool advantages_fit_in(const core::score_moments& m, const core::group_transform& t,
+                               const advantage_settings& settings, double batch_std, double* reach) {
+  return core::advantages_fit(m, t, settings, batch_std, output_limits<Out>::max, reach);
 }
 
 /// Ranked after every input check: group slot g (the group's position, order
@@ -326,21 +320,6 @@ LENS_HD error_report overflow_report(std::int64_t slot, double reach) {
                                error_field::groups, slot, error_detail::largest_advantage);
   r.value = reach;
   return r;
-}
-
-/// One group's statistics, as the CPU backend fills them.
-LENS_HD group_statistics make_statistics(std::int64_t id, const core::confidence_summary& c, const core::group_shape& shape,
-                                         const core::score_moments& m, const advantage_settings& settings) {
-  group_statistics s;
-  s.group_id = id;
-  s.size = static_cast<std::int64_t>(c.count);
-  s.num_correct = static_cast<std::int64_t>(c.num_correct);
-  s.mean = m.mean;
-  s.std = core::standard_deviation(m, settings.unbiased_std);
-  s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
-  s.negative = shape.negative;
-  s.zero_variance = core::zero_variance(m);
-  return s;
 }
 
 }  // namespace core

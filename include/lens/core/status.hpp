@@ -16,7 +16,7 @@
 
 #include "lens/core/config.hpp"
 #include "lens/core/errors.hpp"
-#include "lens/core/views.hpp"
+#include "lens/core/outputs.hpp"
 
 namespace lens {
 namespace core {
@@ -197,15 +197,9 @@ inline void throw_if_error(const device_status& status) {
 
 /// The batch summary from the device counters (num_samples and num_groups known on the host).
 inline batch_summary make_summary(const device_status& status, std::size_t num_samples, std::size_t num_groups) {
-  batch_summary s;
-  s.num_samples = num_samples;
-  s.num_groups = num_groups;
-  s.num_negative_groups = static_cast<std::size_t>(status.num_negative_groups);
-  s.num_zero_variance_groups = static_cast<std::size_t>(status.num_zero_variance_groups);
-  s.num_nonzero_advantages = static_cast<std::size_t>(status.num_nonzero_advantages);
-  s.negative_group_fraction = num_groups ? double(s.num_negative_groups) / double(num_groups) : 0.0;
-  s.gradient_sample_fraction = num_samples ? double(s.num_nonzero_advantages) / double(num_samples) : 0.0;
-  return s;
+  return make_summary(num_samples, num_groups, static_cast<std::size_t>(status.num_negative_groups),
+                      static_cast<std::size_t>(status.num_zero_variance_groups),
+                      static_cast<std::size_t>(status.num_nonzero_advantages));
 }
 
 }  // namespace core

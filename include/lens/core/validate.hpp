@@ -31,12 +31,6 @@ inline void validate_settings(const advantage_settings& s) {
   check_setting(kind >= 0 && kind <= static_cast<int>(estimator::lens), "kind", kind, "a lens::estimator");
 }
 
-inline void check_size(const char* field, std::size_t actual, std::size_t expected) {
-  if (actual != expected)
-    raise(error_code::size_mismatch, field, -1,
-          "has " + std::to_string(actual) + " elements, expected " + std::to_string(expected));
-}
-
 /// Sizes and null pointers of per-sample inputs and their output, checked by
 /// every backend before any value (values are checked where they live).
 template <class Real, class Out>
@@ -71,37 +65,6 @@ void validate_token_shapes(const token_inputs<Real, Mask>& in, const advantage_s
   if (is_lens && t == 0) raise(error_code::empty_response, "mask", 0, "num_tokens is 0");
 }
 
-/// Fixed groups: G >= 1 and G divides N. Returns the number of groups.
-inline std::size_t validate_layout(const fixed_groups& layout, std::size_t num_samples) {
-  if (layout.group_size == 0 || num_samples % layout.group_size != 0)
-    raise(error_code::group_size_mismatch, "groups.group_size", -1,
-          "group_size " + std::to_string(layout.group_size) + ", N " + std::to_string(num_samples));
-  return num_samples / layout.group_size;
-}
-
-/// Offsets on the host: num_groups + 1 entries, 0 first, non-decreasing, N last.
-inline std::size_t validate_layout(const offset_groups& layout, std::size_t num_samples) {
-  const auto& offsets = layout.offsets;
-  if (offsets.empty() || offsets.data() == nullptr)
-    raise(error_code::bad_offsets, "groups.offsets", -1, "needs num_groups + 1 >= 1 entries");
-  if (offsets[0] != 0) raise(error_code::bad_offsets, "groups.offsets", 0, "offsets[0] must be 0");
-  for (std::size_t g = 1; g < offsets.size(); ++g)
-    if (offsets[g] < offsets[g - 1])
-      raise(error_code::bad_offsets, "groups.offsets", static_cast<std::int64_t>(g), "decreases");
-  const std::int64_t last = offsets[offsets.size() - 1];
-  if (last != static_cast<std::int64_t>(num_samples))
-    raise(error_code::bad_offsets, "groups.offsets", static_cast<std::int64_t>(offsets.size() - 1),
-          "last offset " + std::to_string(last) + " does not cover N = " + std::to_string(num_samples));
-  return offsets.size() - 1;
-}
-
-/// Ids: one per sample; any value is allowed.
-inline void validate_layout(const id_groups& layout, std::size_t num_samples) {
-  check_size("groups.ids", layout.ids.size(), num_samples);
-  if (num_samples > 0 && layout.ids.data() == nullptr)
-    raise(error_code::size_mismatch, "groups.ids", -1, "is null");
-}
-
 /// Settings, then the sizes and null pointers of per-sample inputs and their
 /// output: what every backend checks on the host before it reads a value.
 template <class Real, class Out>
@@ -116,26 +79,6 @@ void check_token_call(const token_inputs<Real, Mask>& in, const advantage_settin
                       span<Out> token_advantages) {
   validate_settings(settings);
   validate_token_shapes(in, settings, advantages, token_advantages);
-}
-
-/// What the host can check of a layout whose arrays are in device memory,
-/// before any device work: everything for fixed groups, the number of entries
-/// for offsets (their values are checked on the device, check_offset), the
-/// size of the ids. Returns the number of groups where the host knows it
-/// (fixed, offsets), 0 for ids (found on the device).
-inline std::size_t check_layout_shape(const fixed_groups& layout, std::size_t num_samples) {
-  return validate_layout(layout, num_samples);
-}
-
-inline std::size_t check_layout_shape(const offset_groups& layout, std::size_t) {
-  if (layout.offsets.empty() || layout.offsets.data() == nullptr)
-    raise(error_code::bad_offsets, "groups.offsets", -1, "needs num_groups + 1 >= 1 entries");
-  return layout.offsets.size() - 1;
-}
-
-inline std::size_t check_layout_shape(const id_groups& layout, std::size_t num_samples) {
-  validate_layout(layout, num_samples);
-  return 0;
 }
 
 }  // namespace core

@@ -18,118 +18,85 @@
 #include <vector>
 
 #include "lens/core/errors.hpp"
+#include "lens/core/samples.hpp"
+#include "lens/core/status.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/validate.hpp"
 #include "lens/core/views.hpp"
 #include "lens/cpu/engine.hpp"
 #include "lens/cpu/rows.hpp"
-#include "lens/cpu/segments.hpp"
+#include "lens/cpu/groups.hpp"
 
 namespace lens {
 namespace cpu {
 namespace detail {
 
-/// The values of per-sample inputs (their shapes passed core::validate_sequence_shapes).
+/// The values of per-sample inputs (their shapes passed core::check_sequence_call),
+/// by the rule every backend applies (core::check_sequence_sample).
 template <class Real>
 void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_settings& settings) {
-  const std::size_t n = in.scores.size();
-  const bool is_lens = settings.kind == estimator::lens;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double r = static_cast<double>(in.scores[i]);
-    if (!std::isfinite(r)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
-    if (is_lens && (r < 0 || r > 1))
-      raise(error_code::reward_out_of_range, "scores", static_cast<std::int64_t>(i), "value " + std::to_string(r));
-  }
-  if (!is_lens) return;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t length = in.response_lengths[i];
-    if (length < 0) raise(error_code::bad_length, "response_lengths", static_cast<std::int64_t>(i));
-    if (length == 0) raise(error_code::empty_response, "response_lengths", static_cast<std::int64_t>(i));
-    const double l = static_cast<double>(in.logprob_sums[i]);
-    if (!std::isfinite(l)) raise(error_code::not_finite, "logprob_sums", static_cast<std::int64_t>(i));
-    if (l > settings.logprob_tolerance * static_cast<double>(length))
-      raise(error_code::logprob_above_zero, "logprob_sums", static_cast<std::int64_t>(i),
-            "sum " + std::to_string(l) + " over " + std::to_string(length) + " tokens");
-  }
+  const core::sequence_params<Real> p = core::make_sequence_params(in);
+  core::device_status status;
+  for (std::int64_t i = 0; i < p.num_samples; ++i) core::check_sequence_sample(p, i, settings, &status);
+  core::throw_if_error(status);
 }
 
-/// What the token path reduces each row to, in double.
-struct reduced_rows {
-  std::vector<double> scores, logprob_sums, lengths;
-};
-
-[[noreturn]] inline void raise_at(error_code code, const char* field, std::size_t row, std::size_t column,
-                                  std::size_t num_tokens, const std::string& extra = {}) {
-  raise(code, field, static_cast<std::int64_t>(row * num_tokens + column),
-        "row " + std::to_string(row) + ", column " + std::to_string(column) + (extra.empty() ? "" : "; " + extra));
-}
-
-/// Reads every row once (the validating pass): mask values, the score (given
-/// or summed from token rewards, as verl does), and for LENS the masked sum
-/// and count of log-probabilities. Throws on the first bad value.
+/// Reads every row once (the validating pass), with the fast scans of
+/// lens/cpu/rows.hpp: mask values, the score (given or summed from token
+/// rewards, as verl does), and for LENS the masked sum and count of
+/// log-probabilities. The rare row a scan flags is read again to find the
+/// first bad column; the row's checks and values are then the shared rule
+/// (core::finish_row). Throws on the first bad row.
 template <class Real, class Mask>
-reduced_rows reduce_rows(const token_inputs<Real, Mask>& in, const advantage_settings& settings, bool need_mask) {
+std::vector<core::sample_values> reduce_rows(const token_inputs<Real, Mask>& in, const advantage_settings& settings,
+                                             bool want_token_advantages) {
+  const core::token_params<Real, Mask> p = core::make_token_params(in, settings, want_token_advantages);
   const std::size_t n = in.num_samples, t = in.num_tokens;
   const bool is_lens = settings.kind == estimator::lens;
-  reduced_rows rows;
-  rows.scores.resize(n);
-  if (is_lens) {
-    rows.logprob_sums.resize(n);
-    rows.lengths.resize(n);
-  }
-  const Real tolerance = static_cast<Real>(settings.logprob_tolerance);
+  std::vector<core::sample_values> samples(n);
+  core::device_status status;
   for (std::size_t i = 0; i < n; ++i) {
-    double score;
-    if (in.scores) {
-      score = static_cast<double>(in.scores[i]);
-      if (!std::isfinite(score)) raise(error_code::not_finite, "scores", static_cast<std::int64_t>(i));
-    } else {
-      score = sum_row(in.token_rewards + i * t, t);
-      if (!std::isfinite(score)) {
-        for (std::size_t c = 0; c < t; ++c)
-          if (!std::isfinite(static_cast<double>(in.token_rewards[i * t + c])))
-            raise_at(error_code::not_finite, "token_rewards", i, c, t);
-        raise(error_code::not_finite, "token_rewards", static_cast<std::int64_t>(i * t), "row sum overflows");
+    core::row_reduction row;
+    if (!in.scores) {
+      const Real* rewards = in.token_rewards + i * t;
+      row.reward_sum = sum_row(rewards, t);
+      if (!std::isfinite(row.reward_sum)) {
+        for (std::size_t c = 0; c < t && row.bad_reward == INT64_MAX; ++c)
+          if (!std::isfinite(static_cast<double>(rewards[c]))) row.bad_reward = static_cast<std::int64_t>(c);
+        if (row.bad_reward == INT64_MAX)
+          raise(error_code::not_finite, "token_rewards", static_cast<std::int64_t>(i * t), "row sum overflows");
       }
     }
-    if (is_lens && (score < 0 || score > 1))
-      raise(error_code::reward_out_of_range, in.scores ? "scores" : "token_rewards (row sum)",
-            static_cast<std::int64_t>(i), "value " + std::to_string(score));
-    rows.scores[i] = score;
-    if (!need_mask) continue;
-
-    const Mask* mask = in.mask + i * t;
-    auto raise_bad_mask = [&] {
-      for (std::size_t c = 0; c < t; ++c)
-        if (is_bad_mask(mask[c])) raise_at(error_code::bad_mask_value, "mask", i, c, t);
-    };
-    if (!is_lens) {
-      if (!mask_row_ok(mask, t)) raise_bad_mask();
-      continue;
-    }
-
-    // One pass reads the row; the rare row it flags is read again to find the
-    // error or to clamp log-probs within the tolerance above 0.
-    const Real* logprobs = in.logprobs + i * t;
-    const lens_row_scan scan = scan_lens_row(logprobs, mask, t);
-    if (scan.bad_mask) raise_bad_mask();
-    if (scan.count == 0) raise(error_code::empty_response, "mask", static_cast<std::int64_t>(i), "row has no 1");
-    double sum = scan.sum;
-    if (scan.unusual || !std::isfinite(sum)) {
-      sum = 0;
-      for (std::size_t c = 0; c < t; ++c) {
-        if (mask[c] == Mask(0)) continue;
-        const Real v = logprobs[c];
-        if (!std::isfinite(static_cast<double>(v))) raise_at(error_code::not_finite, "logprobs", i, c, t);
-        if (v > tolerance)
-          raise_at(error_code::logprob_above_zero, "logprobs", i, c, t, "value " + std::to_string(double(v)));
-        sum += static_cast<double>(v < Real(0) ? v : Real(0));  // within the tolerance above 0: read as 0
+    if (p.need_mask) {
+      const Mask* mask = in.mask + i * t;
+      auto find_bad_mask = [&] {
+        for (std::size_t c = 0; c < t && row.bad_mask == INT64_MAX; ++c)
+          if (is_bad_mask(mask[c])) row.bad_mask = static_cast<std::int64_t>(c);
+      };
+      if (!is_lens) {
+        if (!mask_row_ok(mask, t)) find_bad_mask();
+      } else {
+        const Real* logprobs = in.logprobs + i * t;
+        const lens_row_scan scan = scan_lens_row(logprobs, mask, t);
+        if (scan.bad_mask) find_bad_mask();
+        row.length = static_cast<double>(scan.count);
+        row.logprob_sum = scan.sum;
+        if (scan.unusual || !std::isfinite(scan.sum)) {
+          row.logprob_sum = 0;
+          for (std::size_t c = 0; c < t; ++c) {
+            if (mask[c] == Mask(0)) continue;
+            const double v = static_cast<double>(logprobs[c]);
+            if (core::is_bad_logprob(v, p.logprob_limit) && row.bad_logprob == INT64_MAX)
+              row.bad_logprob = static_cast<std::int64_t>(c);
+            row.logprob_sum += core::clamped_logprob(v);  // within the tolerance above 0: read as 0
+          }
+        }
       }
     }
-    rows.logprob_sums[i] = sum;
-    rows.lengths[i] = static_cast<double>(scan.count);
+    samples[i] = core::finish_row(p, static_cast<std::int64_t>(i), row, settings, &status);
+    if (core::has_error(&status)) core::throw_if_error(status);
   }
-  return rows;
+  return samples;
 }
 
 }  // namespace detail
@@ -144,10 +111,10 @@ batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layo
   core::check_sequence_call(inputs, settings, advantages);
   const std::size_t n = inputs.scores.size();
   detail::validate_sequence_inputs(inputs, settings);
-  return detail::with_segments(groups, n, [&](const auto& segments) {
+  return detail::with_groups(groups, n, [&](const auto& group_view) {
     const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
                                                  inputs.response_lengths.data(), settings.difficulty_source};
-    return detail::run_groups(segments, samples, n, advantages.data(), settings, group_stats);
+    return detail::run_groups(group_view, samples, n, advantages.data(), settings, group_stats);
   });
 }
 
@@ -161,18 +128,16 @@ batch_summary compute_advantages(const token_inputs<Real, Mask>& inputs, const L
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
-  const bool need_mask = settings.kind == estimator::lens || !token_advantages.empty();
-  const detail::reduced_rows rows = detail::reduce_rows(inputs, settings, need_mask && n > 0);
-  return detail::with_segments(groups, n, [&](const auto& segments) {
+  const std::vector<core::sample_values> rows = detail::reduce_rows(inputs, settings, !token_advantages.empty());
+  return detail::with_groups(groups, n, [&](const auto& group_view) {
     std::vector<Real> scratch;
     Real* per_sample = advantages.data();
     if (advantages.empty()) {
       scratch.resize(n);
       per_sample = scratch.data();
     }
-    const detail::reduced_samples samples{rows.scores.data(), rows.logprob_sums.data(), rows.lengths.data(),
-                                          settings.difficulty_source};
-    const batch_summary summary = detail::run_groups(segments, samples, n, per_sample, settings, group_stats);
+    const detail::reduced_samples samples{rows.data()};
+    const batch_summary summary = detail::run_groups(group_view, samples, n, per_sample, settings, group_stats);
     if (!token_advantages.empty()) detail::broadcast_rows(token_advantages.data(), inputs.mask, per_sample, n, t);
     return summary;
   });

@@ -12,9 +12,10 @@
 
 #include "lens/core/errors.hpp"
 #include "lens/core/group_math.hpp"
+#include "lens/core/samples.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cpu/segments.hpp"
+#include "lens/cpu/groups.hpp"
 
 namespace lens {
 namespace cpu {
@@ -37,15 +38,12 @@ struct sequence_samples {
   }
 };
 
-/// Per-sample values the token path reduced from [N x T] rows, in double.
+/// Per-sample values the token path reduced from [N x T] rows (core::finish_row).
 struct reduced_samples {
-  const double* scores;
-  const double* logprob_sums;
-  const double* lengths;
-  difficulty_probability source;
-  double score(std::size_t i) const { return scores[i]; }
-  double log_confidence(std::size_t i) const { return core::log_confidence(logprob_sums[i], lengths[i]); }
-  double log_probability(std::size_t i) const { return core::log_probability(logprob_sums[i], lengths[i], source); }
+  const core::sample_values* values;
+  double score(std::size_t i) const { return values[i].score; }
+  double log_confidence(std::size_t i) const { return values[i].log_confidence; }
+  double log_probability(std::size_t i) const { return values[i].log_probability; }
 };
 
 /// Batch std over every shaped score (only grpo_batch_std reads it).
@@ -57,23 +55,13 @@ inline double batch_standard_deviation(const std::vector<core::score_moments>& m
   return core::standard_deviation(all, settings.unbiased_std);
 }
 
-/// Adds group g to the summary and, when asked, writes its statistics.
+/// Adds group g to the summary and, when asked, writes its statistics (core::make_statistics).
 inline void record_group(batch_summary& summary, std::vector<group_statistics>* statistics, std::size_t g,
                          std::int64_t id, std::int64_t num_correct, const core::score_moments& m,
                          const core::group_shape& shape, const advantage_settings& settings) {
-  const bool zero_variance = core::zero_variance(m);
   summary.num_negative_groups += shape.negative;
-  summary.num_zero_variance_groups += zero_variance;
-  if (!statistics) return;
-  group_statistics& s = (*statistics)[g];
-  s.group_id = id;
-  s.size = static_cast<std::int64_t>(m.count);
-  s.mean = m.mean;
-  s.std = core::standard_deviation(m, settings.unbiased_std);
-  s.difficulty = shape.calibrate ? exp(shape.log_difficulty) : 0.0;
-  s.negative = shape.negative;
-  s.zero_variance = zero_variance;
-  s.num_correct = num_correct;
+  summary.num_zero_variance_groups += core::zero_variance(m);
+  if (statistics) (*statistics)[g] = core::make_statistics(id, num_correct, shape, m, settings);
 }
 
 /// Rejects, before any output is written, a batch whose advantages would not be
@@ -94,21 +82,16 @@ void check_advantages_fit(const std::vector<core::score_moments>& moments, const
   }
 }
 
-inline void finish_summary(batch_summary& summary) {
-  summary.negative_group_fraction =
-      summary.num_groups ? double(summary.num_negative_groups) / double(summary.num_groups) : 0.0;
-  summary.gradient_sample_fraction =
-      summary.num_samples ? double(summary.num_nonzero_advantages) / double(summary.num_samples) : 0.0;
-}
-
 /// The three steps of group_math.hpp over every group of a contiguous layout
 /// (fixed or offsets), group by group, writing one advantage per sample into
 /// advantages[sample index].
-template <class Real, class Segments, class Samples>
-batch_summary run_groups(const Segments& segments, const Samples& samples, std::size_t num_samples,
+template <class Real, class Groups, class Samples>
+batch_summary run_groups(const Groups& groups, const Samples& samples, std::size_t num_samples,
                          Real* advantages, const advantage_settings& settings,
                          std::vector<group_statistics>* statistics) {
-  const std::size_t num_groups = segments.num_groups();
+  const std::size_t num_groups = static_cast<std::size_t>(groups.count());
+  auto begin = [&](std::size_t g) { return static_cast<std::size_t>(groups.begin(static_cast<std::int64_t>(g))); };
+  auto end = [&](std::size_t g) { return static_cast<std::size_t>(groups.end(static_cast<std::int64_t>(g))); };
   const bool is_lens = settings.kind == estimator::lens;
   std::vector<core::group_shape> shapes(num_groups);
   std::vector<core::score_moments> moments(num_groups);
@@ -118,31 +101,31 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
   std::vector<double> shaped_scores(is_lens ? num_samples : 0);
   // 1/k for k = 1 .. the largest group: Welford's update without a division per sample.
   std::size_t largest_group = 0;
-  for (std::size_t g = 0; g < num_groups; ++g) largest_group = std::max(largest_group, segments.end(g) - segments.begin(g));
+  for (std::size_t g = 0; g < num_groups; ++g) largest_group = std::max(largest_group, end(g) - begin(g));
   std::vector<double> reciprocals(largest_group + 1);
   for (std::size_t k = 1; k <= largest_group; ++k) reciprocals[k] = 1.0 / static_cast<double>(k);
 
   // Steps 1 and 2: difficulty, then the moments of the shaped scores.
   for (std::size_t g = 0; g < num_groups; ++g) {
-    const std::size_t begin = segments.begin(g), end = segments.end(g);
+    const std::size_t first = begin(g), last = end(g);
     core::confidence_summary confidence;
     if (is_lens) {
-      for (std::size_t k = begin; k < end; ++k) {
-        const std::size_t i = segments.member(k);
+      for (std::size_t k = first; k < last; ++k) {
+        const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
         core::add(confidence, samples.score(i), samples.log_confidence(i), samples.log_probability(i));
       }
     } else {
-      for (std::size_t k = begin; k < end; ++k) confidence.num_correct += samples.score(segments.member(k)) > 0;
-      confidence.count = static_cast<double>(end - begin);
+      for (std::size_t k = first; k < last; ++k) confidence.num_correct += samples.score(static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)))) > 0;
+      confidence.count = static_cast<double>(last - first);
     }
     const core::group_shape shape = core::make_shape(confidence, settings);
     core::score_moments m;
-    for (std::size_t k = begin; k < end; ++k) {
-      const std::size_t i = segments.member(k);
+    for (std::size_t k = first; k < last; ++k) {
+      const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
       const double shaped =
           core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
       if (is_lens) shaped_scores[i] = shaped;
-      core::add(m, shaped, reciprocals[k - begin + 1]);
+      core::add(m, shaped, reciprocals[k - first + 1]);
     }
     shapes[g] = shape;
     moments[g] = m;
@@ -159,16 +142,16 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
   if (statistics) statistics->resize(num_groups);
   for (std::size_t g = 0; g < num_groups; ++g) {
     const core::group_transform transform = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    for (std::size_t k = segments.begin(g), end = segments.end(g); k < end; ++k) {
-      const std::size_t i = segments.member(k);
+    for (std::size_t k = begin(g), last = end(g); k < last; ++k) {
+      const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
       const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
       const Real a = static_cast<Real>(core::advantage(transform, shaped));
       advantages[i] = a;
       summary.num_nonzero_advantages += a != Real(0);
     }
-    record_group(summary, statistics, g, segments.id(g), num_correct[g], moments[g], shapes[g], settings);
+    record_group(summary, statistics, g, groups.id(static_cast<std::int64_t>(g)), num_correct[g], moments[g], shapes[g], settings);
   }
-  finish_summary(summary);
+  core::finish_summary(summary);
   return summary;
 }
 
@@ -177,10 +160,10 @@ batch_summary run_groups(const Segments& segments, const Samples& samples, std::
 /// group's members are visited in the same order as above, so the results
 /// are bit for bit those of the group-by-group loop.
 template <class Real, class Samples>
-batch_summary run_groups(const indexed_segments& segments, const Samples& samples, std::size_t num_samples,
+batch_summary run_groups(const numbered_id_groups& groups, const Samples& samples, std::size_t num_samples,
                          Real* advantages, const advantage_settings& settings,
                          std::vector<group_statistics>* statistics) {
-  const std::size_t num_groups = segments.num_groups();
+  const std::size_t num_groups = groups.count();
   const bool is_lens = settings.kind == estimator::lens;
   std::vector<core::confidence_summary> confidence(num_groups);
   std::vector<core::group_shape> shapes(num_groups);
@@ -190,16 +173,16 @@ batch_summary run_groups(const indexed_segments& segments, const Samples& sample
   if (is_lens) {
     // Step 1: difficulty.
     for (std::size_t i = 0; i < num_samples; ++i) {
-      segments.prefetch_ahead(confidence.data(), i, num_samples);
-      core::add(confidence[segments.group_of(i)], samples.score(i), samples.log_confidence(i),
+      groups.prefetch_ahead(confidence.data(), i, num_samples);
+      core::add(confidence[groups.group_of(i)], samples.score(i), samples.log_confidence(i),
                 samples.log_probability(i));
     }
     for (std::size_t g = 0; g < num_groups; ++g) shapes[g] = core::make_shape(confidence[g], settings);
     // Step 2: the moments of the shaped scores.
     for (std::size_t i = 0; i < num_samples; ++i) {
-      segments.prefetch_ahead(shapes.data(), i, num_samples);
-      segments.prefetch_ahead(moments.data(), i, num_samples);
-      const std::size_t g = segments.group_of(i);
+      groups.prefetch_ahead(shapes.data(), i, num_samples);
+      groups.prefetch_ahead(moments.data(), i, num_samples);
+      const std::size_t g = groups.group_of(i);
       const core::group_shape& shape = shapes[g];
       const double shaped =
           core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
@@ -210,15 +193,15 @@ batch_summary run_groups(const indexed_segments& segments, const Samples& sample
     // The other estimators shape nothing (the shaped score is the score), so
     // steps 1 and 2 share one pass.
     for (std::size_t i = 0; i < num_samples; ++i) {
-      segments.prefetch_ahead(confidence.data(), i, num_samples);
-      segments.prefetch_ahead(moments.data(), i, num_samples);
-      const std::size_t g = segments.group_of(i);
+      groups.prefetch_ahead(confidence.data(), i, num_samples);
+      groups.prefetch_ahead(moments.data(), i, num_samples);
+      const std::size_t g = groups.group_of(i);
       const double score = samples.score(i);
       confidence[g].num_correct += score > 0;
       core::add(moments[g], score);
     }
     for (std::size_t g = 0; g < num_groups; ++g) {
-      confidence[g].count = static_cast<double>(segments.size(g));
+      confidence[g].count = static_cast<double>(groups.size(g));
       shapes[g] = core::make_shape(confidence[g], settings);
     }
   }
@@ -234,17 +217,17 @@ batch_summary run_groups(const indexed_segments& segments, const Samples& sample
   summary.num_samples = num_samples;
   summary.num_groups = num_groups;
   for (std::size_t i = 0; i < num_samples; ++i) {
-    segments.prefetch_ahead(transforms.data(), i, num_samples);
+    groups.prefetch_ahead(transforms.data(), i, num_samples);
     const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
-    const Real a = static_cast<Real>(core::advantage(transforms[segments.group_of(i)], shaped));
+    const Real a = static_cast<Real>(core::advantage(transforms[groups.group_of(i)], shaped));
     advantages[i] = a;
     summary.num_nonzero_advantages += a != Real(0);
   }
   if (statistics) statistics->resize(num_groups);
   for (std::size_t g = 0; g < num_groups; ++g)
-    record_group(summary, statistics, g, segments.id(g), static_cast<std::int64_t>(confidence[g].num_correct),
+    record_group(summary, statistics, g, groups.id(g), static_cast<std::int64_t>(confidence[g].num_correct),
                  moments[g], shapes[g], settings);
-  finish_summary(summary);
+  core::finish_summary(summary);
   return summary;
 }
 

@@ -24,12 +24,6 @@
 namespace lens {
 namespace kernels {
 
-struct merge_rows {
-  __device__ core::row_reduction operator()(const core::row_reduction& a, const core::row_reduction& b) const {
-    return core::merge(a, b);
-  }
-};
-
 /// A token value as float (exact for half, bfloat16 and float).
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
@@ -119,7 +113,7 @@ __device__ __forceinline__ void add_token_pack(core::row_reduction& row, int& le
 /// overlaps its loads with other warps' reductions.
 inline int token_warps_per_row(std::int64_t num_tokens) {
   int warps = 1;
-  while (warps < block_warps && num_tokens >= std::int64_t(warps) * 2 * 2048) warps *= 2;
+  while (warps < block_warps && num_tokens >= std::int64_t(warps) * policy::row_tokens_per_warp) warps *= 2;
   return warps;
 }
 
@@ -134,11 +128,11 @@ inline int token_warps_per_row(std::int64_t num_tokens) {
 /// before using the first. bits: [N x bits_row_bytes] mask bits (bit c % 8 of
 /// byte c / 8), or null when no token output is asked for.
 template <class Real, class Mask, bool Packed>
-__global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per SM: 128 registers, no spills
+__global__ void __launch_bounds__(block_threads, policy::row_min_blocks_per_sm)
     token_rows_kernel(core::token_params<Real, Mask> p, advantage_settings settings, std::uint8_t* bits,
                       std::int64_t bits_row_bytes, core::sample_values* samples, core::device_status* status,
                       int warps_per_row) {
-  constexpr int depth = 4;  // packs in flight per lane before the first is used
+  constexpr int depth = policy::row_load_depth;  // packs in flight per lane before the first is used
   __shared__ block_scratch<core::row_reduction> scratch;  // a row_reduction per warp (raw: it has initialisers)
   core::row_reduction* partials = reinterpret_cast<core::row_reduction*>(scratch.bytes);
   const int lane = threadIdx.x % warp_threads, warp = threadIdx.x / warp_threads;
@@ -215,7 +209,7 @@ __global__ void __launch_bounds__(block_threads, 2)  // 2 blocks (16 warps) per 
           if (bits && lane == 0) reinterpret_cast<std::uint32_t*>(bits + r * bits_row_bytes)[c0 / warp_threads] = word;
         }
       }
-      row = warp_reduce(row, merge_rows{});
+      row = warp_reduce(row, core::merge_op{});
     }
     if (warps_per_row > 1) {
       if (lane == 0) partials[warp] = row;

@@ -94,23 +94,12 @@ struct moments_at {
   }
 };
 
-struct merge_confidence {
-  LENS_HD core::confidence_summary operator()(const core::confidence_summary& a, const core::confidence_summary& b) const {
-    return core::merge(a, b);
-  }
-};
-
-struct merge_moments {
-  LENS_HD core::score_moments operator()(const core::score_moments& a, const core::score_moments& b) const {
-    return core::merge(a, b);
-  }
-};
-
 struct shape_of {
   advantage_settings settings;
   LENS_HD core::group_shape operator()(const core::confidence_summary& c) const { return core::make_shape(c, settings); }
 };
 
+template <class Out>
 struct write_advantage {
   const core::sample_values* samples;
   const std::int64_t* order;
@@ -119,20 +108,20 @@ struct write_advantage {
   const core::score_moments* moments;
   advantage_settings settings;
   double batch_std;
-  float* out;
+  Out* out;
   LENS_HD void operator()(std::int64_t k) const {
     const std::int64_t g = position_group[k], i = sample_at(order, k);
     const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    out[i] = static_cast<float>(core::advantage(t, core::shaped_of(shapes[g], samples[i])));
+    out[i] = static_cast<Out>(core::advantage(t, core::shaped_of(shapes[g], samples[i])));
   }
 };
 
-template <class Mask>
+template <class Mask, class Out>
 struct broadcast_tokens {
   const Mask* mask;
-  const float* per_sample;
+  const Out* per_sample;
   std::int64_t num_tokens;
-  float* out;
+  Out* out;
   LENS_HD void operator()(std::int64_t k) const {
     out[k] = core::token_advantage(per_sample[k / num_tokens], mask[k] != Mask(0));
   }
@@ -145,10 +134,12 @@ struct statistics_of {
   const std::int64_t* group_ids;  // null: the group's position
   advantage_settings settings;
   LENS_HD group_statistics operator()(std::int64_t g) const {
-    return core::make_statistics(group_ids ? group_ids[g] : g, confidence[g], shapes[g], moments[g], settings);
+    return core::make_statistics(group_ids ? group_ids[g] : g, static_cast<std::int64_t>(confidence[g].num_correct), shapes[g],
+                                 moments[g], settings);
   }
 };
 
+template <class Out>
 struct check_fit {
   const core::group_shape* shapes;
   const core::score_moments* moments;
@@ -159,13 +150,14 @@ struct check_fit {
   LENS_HD void operator()(std::int64_t g) const {
     double reach = 0;
     const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    if (!core::advantages_fit(moments[g], t, settings, batch_std, &reach))
+    if (!core::advantages_fit_in<Out>(moments[g], t, settings, batch_std, &reach))
       core::report_error(status, core::overflow_report(stat_slot ? stat_slot[g] : g, reach));
   }
 };
 
 struct is_nonzero {
-  LENS_HD bool operator()(float a) const { return a != 0.0f; }
+  template <class Out>
+  LENS_HD bool operator()(Out a) const { return a != Out(0); }
 };
 struct is_negative {
   LENS_HD bool operator()(const core::group_shape& s) const { return s.negative; }
@@ -250,9 +242,9 @@ const T* raw_or_null(const thrust::device_vector<T>& v) {
 }
 
 /// Steps 2 to 4 over checked samples; writes per_sample advantages.
-template <class Policy, class Layout>
+template <class Policy, class Layout, class Out>
 batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std::size_t num_groups,
-                         const thrust::device_vector<core::sample_values>& samples, float* per_sample,
+                         const thrust::device_vector<core::sample_values>& samples, Out* per_sample,
                          const advantage_settings& settings, std::vector<group_statistics>* group_stats,
                          thrust::device_vector<core::device_status>& status) {
   position_groups pg = make_groups(exec, layout, n, num_groups);
@@ -268,7 +260,7 @@ batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std
   thrust::device_vector<std::int64_t> reduced_keys(groups);
   auto confidence_end = thrust::reduce_by_key(
       exec, pg.keys.begin(), pg.keys.end(), thrust::make_transform_iterator(first, confidence_at{sample_data, order}),
-      reduced_keys.begin(), reduced_confidence.begin(), thrust::equal_to<std::int64_t>(), merge_confidence{});
+      reduced_keys.begin(), reduced_confidence.begin(), thrust::equal_to<std::int64_t>(), core::merge_op{});
   thrust::scatter(exec, reduced_confidence.begin(), confidence_end.second, reduced_keys.begin(), confidence.begin());
   thrust::device_vector<core::group_shape> shapes(groups);
   thrust::transform(exec, confidence.begin(), confidence.end(), shapes.begin(), shape_of{settings});
@@ -278,32 +270,27 @@ batch_summary run_groups(Policy&& exec, const Layout& layout, std::size_t n, std
   auto moments_end = thrust::reduce_by_key(
       exec, pg.keys.begin(), pg.keys.end(),
       thrust::make_transform_iterator(first, moments_at{sample_data, order, raw(pg.keys), raw(shapes)}),
-      reduced_keys.begin(), reduced_moments.begin(), thrust::equal_to<std::int64_t>(), merge_moments{});
+      reduced_keys.begin(), reduced_moments.begin(), thrust::equal_to<std::int64_t>(), core::merge_op{});
   thrust::scatter(exec, reduced_moments.begin(), moments_end.second, reduced_keys.begin(), moments.begin());
   double batch_std = 0;
   if (settings.kind == estimator::grpo_batch_std) {
-    const core::score_moments all = thrust::reduce(exec, moments.begin(), moments.end(), core::score_moments{}, merge_moments{});
+    const core::score_moments all = thrust::reduce(exec, moments.begin(), moments.end(), core::score_moments{}, core::merge_op{});
     batch_std = core::standard_deviation(all, settings.unbiased_std);
   }
 
-  // Advantages beyond float are rejected before any write, as on the CPU.
+  // Advantages beyond the output type are rejected before any write, as on the CPU.
   thrust::for_each(exec, first, first + static_cast<std::int64_t>(groups),
-                   check_fit{raw(shapes), raw(moments), raw_or_null(pg.stat_slot), settings, batch_std, raw(status)});
+                   check_fit<Out>{raw(shapes), raw(moments), raw_or_null(pg.stat_slot), settings, batch_std, raw(status)});
   throw_if_rejected(status);
 
   // Step 3: advantages.
   thrust::for_each(exec, first, first + num,
-                   write_advantage{sample_data, order, raw(pg.keys), raw(shapes), raw(moments), settings, batch_std, per_sample});
+                   write_advantage<Out>{sample_data, order, raw(pg.keys), raw(shapes), raw(moments), settings, batch_std, per_sample});
 
-  batch_summary summary;
-  summary.num_samples = n;
-  summary.num_groups = groups;
-  summary.num_nonzero_advantages = static_cast<std::size_t>(thrust::count_if(exec, per_sample, per_sample + num, is_nonzero{}));
-  summary.num_negative_groups = static_cast<std::size_t>(thrust::count_if(exec, shapes.begin(), shapes.end(), is_negative{}));
-  summary.num_zero_variance_groups =
-      static_cast<std::size_t>(thrust::count_if(exec, moments.begin(), moments.end(), has_zero_variance{}));
-  summary.negative_group_fraction = groups ? double(summary.num_negative_groups) / double(groups) : 0.0;
-  summary.gradient_sample_fraction = n ? double(summary.num_nonzero_advantages) / double(n) : 0.0;
+  const batch_summary summary = core::make_summary(
+      n, groups, static_cast<std::size_t>(thrust::count_if(exec, shapes.begin(), shapes.end(), is_negative{})),
+      static_cast<std::size_t>(thrust::count_if(exec, moments.begin(), moments.end(), has_zero_variance{})),
+      static_cast<std::size_t>(thrust::count_if(exec, per_sample, per_sample + num, is_nonzero{})));
   if (group_stats) {
     thrust::device_vector<group_statistics> stats(groups);
     const auto count = static_cast<std::int64_t>(groups);
@@ -335,13 +322,13 @@ void check_offsets_on_device(Policy&&, const Layout&, std::size_t, std::uint64_t
 
 /// Per-sample inputs. Throws lens::invalid_argument (the CPU backend's
 /// message) before writing any output.
-template <class Policy, class Real, class Layout>
+template <class Policy, class Real, class Layout, class Out>
 batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inputs, const Layout& groups,
-                                 span<float> advantages, const advantage_settings& settings = {},
+                                 span<Out> advantages, const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_sequence_call(inputs, settings, advantages);
   const std::size_t n = inputs.scores.size();
-  const std::size_t num_groups = core::check_layout_shape(groups, n);
+  const std::size_t num_groups = core::group_traits<Layout>::check_shape(groups, n);
   thrust::device_vector<core::device_status> status(1);
   thrust::device_vector<core::sample_values> samples(n);
   const core::sequence_params<Real> p = core::make_sequence_params(inputs);
@@ -355,14 +342,14 @@ batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inp
 
 /// Token-level inputs [N x T]: advantages (size N, or empty) and
 /// token_advantages (size N x T, or empty). Throws before writing any output.
-template <class Policy, class Real, class Mask, class Layout>
+template <class Policy, class Real, class Mask, class Layout, class Out>
 batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& inputs, const Layout& groups,
-                                 span<float> advantages, span<float> token_advantages,
+                                 span<Out> advantages, span<Out> token_advantages,
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
-  const std::size_t num_groups = core::check_layout_shape(groups, n);
+  const std::size_t num_groups = core::group_traits<Layout>::check_shape(groups, n);
   const core::token_params<Real, Mask> p = core::make_token_params(inputs, settings, !token_advantages.empty());
   thrust::device_vector<core::device_status> status(1);
   thrust::device_vector<core::sample_values> samples(n);
@@ -371,8 +358,8 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
                    detail::check_row<Real, Mask>{p, settings, detail::raw(status), detail::raw(samples)});
   detail::check_offsets_on_device(exec, groups, n, core::token_offsets_rank(p.num_samples), detail::raw(status));
   detail::throw_if_rejected(status);
-  thrust::device_vector<float> scratch;
-  float* per_sample = advantages.data();
+  thrust::device_vector<Out> scratch;
+  Out* per_sample = advantages.data();
   if (advantages.empty()) {
     scratch.resize(n);
     per_sample = detail::raw(scratch);
@@ -381,7 +368,7 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask>& 
       detail::run_groups(exec, groups, n, num_groups, samples, per_sample, settings, group_stats, status);
   if (!token_advantages.empty()) {
     thrust::for_each(exec, first, first + static_cast<std::int64_t>(n * t),
-                     detail::broadcast_tokens<Mask>{p.mask, per_sample, p.num_tokens, token_advantages.data()});
+                     detail::broadcast_tokens<Mask, Out>{p.mask, per_sample, p.num_tokens, token_advantages.data()});
   }
   return summary;
 }
