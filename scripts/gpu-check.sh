@@ -52,13 +52,15 @@ build() {
   local main_job=$!
   nvcc "${nvcc_flags[@]}" -c tests/cuda/test_cuda.cu -o "$dir/test_cuda.o" &
   local test_job=$!
+  nvcc "${nvcc_flags[@]}" -c tests/loss/test_policy_loss_cuda.cu -o "$dir/test_policy_loss_cuda.o" & local loss_job=$!  # policy losses (docs/LOSS.md)
   nvcc "${nvcc_flags[@]}" bench/cuda/bench_cuda.cu -o "$dir/bench_cuda" &
   local bench_job=$!
   local failed=0
   wait $main_job || failed=1
   wait $test_job || failed=1
+  wait $loss_job || failed=1
   wait $bench_job || failed=1
-  [[ $failed == 0 ]] && nvcc "$dir/test_cuda.o" "$dir/gpu_main.o" -o "$dir/test_cuda" || failed=1
+  [[ $failed == 0 ]] && nvcc "$dir/test_cuda.o" "$dir/test_policy_loss_cuda.o" "$dir/gpu_main.o" -o "$dir/test_cuda" || failed=1
   echo "gpu-check: build $([[ $failed == 0 ]] && echo done || echo FAILED) in $(( $(date +%s) - t0 )) s"
   return $failed
 }

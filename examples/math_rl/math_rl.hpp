@@ -1,8 +1,8 @@
 // examples/math_rl/math_rl.hpp: the pieces of the MATH policy-gradient example,
 // wired the way a real trainer wires them: a small character-level policy,
 // group rollouts at temperature 1, the verifiable reward (lens::math::reward),
-// advantages from lens::torch (GRPO or LENS), and the PPO-clip loss with
-// token-level aggregation. main.cpp drives it; tests/torch/test_math_rl.cpp
+// advantages from lens::torch (GRPO or LENS), and lens's fused PPO-clip loss
+// (lens::torch::policy_loss) with token-level aggregation. main.cpp drives it; tests/torch/test_math_rl.cpp
 // runs three steps of a tiny configuration.
 #pragma once
 
@@ -22,6 +22,7 @@
 #include "lens/math.hpp"
 #include "lens/math/dataset.hpp"
 #include "lens/torch.hpp"
+#include "lens/torch/policy_loss.hpp"
 
 namespace math_rl {
 
@@ -393,8 +394,28 @@ class trainer {
     return batch;
   }
 
-  /// PPO-clip on one rollout: `inner_epochs` full-batch passes, token-mean
-  /// loss over every response token of the batch, as verl's "token-mean".
+  /// The PPO-clip loss -min(r A, clip(r, 1 - clip, 1 + clip) A), token-mean
+  /// over the batch's response tokens (verl's "token-mean"), from lens's fused
+  /// loss (lens::torch::policy_loss: TRL's two-sided clip without delta, its
+  /// gradient computed in the forward pass). On CUDA without lens's CUDA
+  /// backend the loss runs on CPU copies; autograd carries the gradient back.
+  torch::Tensor policy_loss(const torch::Tensor& log_probs, const rollout& batch,
+                            const torch::Tensor& token_advantages) const {
+    lens::policy_loss_settings settings;
+    settings.kind = lens::policy_loss_kind::two_sided;
+    settings.clip_ratio_low = options_.clip;
+    settings.clip_ratio_high = options_.clip;
+    settings.aggregation = lens::loss_aggregation::token_mean;
+    const bool via_cpu = log_probs.device().is_cuda() && !LENS_TORCH_POLICY_LOSS_HAS_CUDA;
+    auto here = [&](const torch::Tensor& t) { return (via_cpu ? t.to(torch::kCPU) : t).contiguous(); };
+    torch::Tensor loss = lens::torch::policy_loss(here(log_probs), here(batch.old_log_probs),
+                                                  here(token_advantages.to(log_probs.scalar_type())),
+                                                  here(batch.response_mask), settings)
+                             .loss;
+    return via_cpu ? loss.to(log_probs.device()) : loss;
+  }
+
+  /// PPO-clip on one rollout: `inner_epochs` full-batch passes of policy_loss.
   /// Returns the mean loss over the passes.
   double update(const rollout& batch, const torch::Tensor& token_advantages) {
     double loss_sum = 0;
@@ -402,11 +423,7 @@ class trainer {
       const torch::Tensor problem =
           model_->encode(train_, batch.problems).repeat_interleave(options_.group_size, 0);
       const torch::Tensor log_probs = model_->token_log_probs(problem, batch.tokens);
-      const torch::Tensor ratio = torch::exp(log_probs - batch.old_log_probs);
-      const torch::Tensor unclipped = ratio * token_advantages;
-      const torch::Tensor clipped = torch::clamp(ratio, 1.0 - options_.clip, 1.0 + options_.clip) * token_advantages;
-      const torch::Tensor loss =
-          -(torch::min(unclipped, clipped) * batch.response_mask).sum() / batch.response_mask.sum();
+      const torch::Tensor loss = policy_loss(log_probs, batch, token_advantages);
       optimizer_.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.max_grad_norm);

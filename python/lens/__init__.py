@@ -12,6 +12,7 @@ The algorithm: docs/ALGORITHM.md in the repository.
 """
 
 from ._lens import version as __version__
+from . import policy_loss  # the fused PPO-clip family: lens.policy_loss.policy_loss(...)
 from .advantages import (
     AdvantageResult,
     compute_advantages,

@@ -21,6 +21,7 @@
 #include "lens/cpu/reinforce.hpp"
 #include "lens/lens.hpp"
 #include "lens/version.hpp"
+#include "policy_loss.hpp"
 #include "settings.hpp"
 
 namespace nb = nanobind;
@@ -321,4 +322,5 @@ NB_MODULE(_lens, m) {
   m.def("reinforce_pp", &reinforce_pp, nb::arg("token_rewards"), nb::arg("mask"), nb::arg("gamma"),
         nb::arg("advantages"), nb::arg("returns"));
   m.def("number_objects", &number_objects, nb::arg("index"));
+  bind_policy_loss(m);
 }
