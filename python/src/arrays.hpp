@@ -12,6 +12,7 @@
 #include <string>
 
 #include "lens/core/errors.hpp"
+#include "lens/core/half.hpp"
 
 namespace lens_python {
 
@@ -104,7 +105,9 @@ void check_length(const Array& a, const char* argument, std::size_t dim, std::si
 }
 
 inline bool is_real(element e) { return e == element::f32 || e == element::f64; }
-inline bool is_logprob(element e) { return e == element::f32 || e == element::f64; }
+inline bool is_logprob(element e) {
+  return e == element::f32 || e == element::f64 || e == element::f16 || e == element::bf16;
+}
 inline bool is_mask(element e) {
   return e == element::boolean || e == element::u8 || e == element::i32 || e == element::i64 || e == element::f32 ||
          e == element::f64;
@@ -121,6 +124,18 @@ template <class Work>
 decltype(auto) with_real(element e, Work&& work) {
   if (e == element::f64) return work(tag<double>{});
   return work(tag<float>{});
+}
+
+/// Calls work(tag<LogProb>{}) with the C++ type of a log-prob element: the
+/// rewards' type, or a 16-bit type (lens/core/half.hpp) a bf16 or fp16 model writes.
+template <class Work>
+decltype(auto) with_logprob(element e, Work&& work) {
+  switch (e) {
+    case element::f16: return work(tag<lens::float16>{});
+    case element::bf16: return work(tag<lens::bfloat16>{});
+    case element::f64: return work(tag<double>{});
+    default: return work(tag<float>{});
+  }
 }
 
 /// Calls work(tag<Mask>{}) with the C++ type of a mask element.

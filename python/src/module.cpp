@@ -128,14 +128,13 @@ nb::tuple token_advantages(std::optional<input_array> token_rewards, std::option
   const element real = check_array(rewards, rewards_name, token_rewards ? 2 : 1, "float32 or float64", is_real);
   check_length(rewards, rewards_name, 0, n, "N, the rows of response_mask");
   if (token_rewards) check_length(rewards, rewards_name, 1, t, "T, the columns of response_mask");
+  element logprob_type = real;
   if (is_lens) {
     if (!logprobs) reject("old_log_probs", "is required by LENS (the [N, T] behaviour log-probs)");
-    const element e = check_array(*logprobs, "old_log_probs", 2, "float32 or float64", is_logprob);
+    logprob_type =
+        check_array(*logprobs, "old_log_probs", 2, "float32, float64, float16 or bfloat16", is_logprob);
     check_length(*logprobs, "old_log_probs", 0, n, "N, the rows of response_mask");
     check_length(*logprobs, "old_log_probs", 1, t, "T, the columns of response_mask");
-    if (e != real)
-      reject("old_log_probs", std::string("has dtype ") + element_name(e) + " but " + rewards_name + " has " +
-                                  element_name(real) + "; pass both in one dtype");
   }
   if (!advantages && !token_advantages_out) reject("advantages", "no output was given");
 
@@ -144,19 +143,22 @@ nb::tuple token_advantages(std::optional<input_array> token_rewards, std::option
     using Real = typename decltype(real_tag)::type;
     const auto per_sample = output_view<Real>(advantages, "advantages", real, 1, n, t);
     const auto per_token = output_view<Real>(token_advantages_out, "token_advantages", real, 2, n, t);
-    return with_mask(element_of(mask->dtype()), [&](auto mask_tag) {
-      using Mask = typename decltype(mask_tag)::type;
-      lens::token_inputs<Real, Mask> in;
-      in.num_samples = n;
-      in.num_tokens = t;
-      (token_rewards ? in.token_rewards : in.scores) = data_of<Real>(rewards);
-      in.logprobs = is_lens ? data_of<Real>(*logprobs) : nullptr;
-      in.mask = data_of<Mask>(*mask);
-      const layout_arguments layout{ids, offsets, group_size};
-      nb::gil_scoped_release released;
-      return with_layout(layout, n, [&](const auto& groups) {
-        return lens::compute_advantages(in, groups, per_sample, per_token, settings,
-                                        want_statistics ? &stats : nullptr);
+    return with_logprob(logprob_type, [&](auto logprob_tag) {
+      using LogProb = typename decltype(logprob_tag)::type;
+      return with_mask(element_of(mask->dtype()), [&](auto mask_tag) {
+        using Mask = typename decltype(mask_tag)::type;
+        lens::token_inputs<LogProb, Mask, Real> in;
+        in.num_samples = n;
+        in.num_tokens = t;
+        (token_rewards ? in.token_rewards : in.scores) = data_of<Real>(rewards);
+        in.logprobs = is_lens ? data_of<LogProb>(*logprobs) : nullptr;
+        in.mask = data_of<Mask>(*mask);
+        const layout_arguments layout{ids, offsets, group_size};
+        nb::gil_scoped_release released;
+        return with_layout(layout, n, [&](const auto& groups) {
+          return lens::compute_advantages(in, groups, per_sample, per_token, settings,
+                                          want_statistics ? &stats : nullptr);
+        });
       });
     });
   });

@@ -164,3 +164,23 @@ def test_empty_batch():
                                   torch.zeros(0, dtype=torch.int64), torch.zeros(0, 5))
     assert out.advantages.shape == (0,) and out.token_advantages.shape == (0, 5)
     assert out.summary["num_groups"] == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_and_bfloat16_log_probs_are_read_in_place(rng, dtype):
+    """A bf16 / fp16 model's log-probs: the same advantages as their exact float32 values."""
+    batch = make_batch(rng)
+    low = batch.old_log_probs.to(dtype)
+    out = lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, low)
+    same_values = lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, low.float())
+    assert out.advantages.dtype == torch.float32
+    assert torch.equal(out.advantages, same_values.advantages)
+    assert torch.any(out.advantages != 0)
+
+
+def test_half_log_prob_above_zero_is_named(rng):
+    batch = make_batch(rng, num_groups=4, max_group=4)
+    low = batch.old_log_probs.to(torch.bfloat16)
+    low[0, 0] = 0.5
+    with pytest.raises(ValueError, match=r"lens: logprobs\[0\] is a log-probability above 0 .*value 0.5"):
+        lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, low)
