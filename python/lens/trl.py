@@ -32,8 +32,9 @@ from .settings import Settings, make_settings, presets
 
 
 def trl_lens_settings() -> Settings:
-    """LENS with TRL's GRPO anchors: epsilon 1e-4, singletons 0."""
-    return make_settings(presets.lens(), epsilon=1e-4, singleton="zero")
+    """LENS with TRL's GRPO anchors: epsilon 1e-4, singletons 0, and TRL's rule
+    for unscorable completions (a NaN reward: out of its group, advantage 0)."""
+    return make_settings(presets.lens(), epsilon=1e-4, singleton="zero", skip_nan_scores=True)
 
 
 class LensGRPOTrainer(GRPOTrainer):

@@ -67,6 +67,7 @@ inline void bind_settings(nb::module_& m) {
   plain("divide_penalty_by_group_size", &S::divide_penalty_by_group_size);
   named("scope", &S::scope, scope_names);
   plain("logprob_tolerance", &S::logprob_tolerance);
+  plain("skip_nan_scores", &S::skip_nan_scores);
   m.attr("settings_fields") = nb::tuple(names);
 
   nb::module_ presets = m.def_submodule("presets", "lens::presets: settings matching each anchor's defaults");

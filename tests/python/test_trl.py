@@ -111,3 +111,30 @@ def test_lens_trl_grpo_matches_trls_own_advantages(tmp_path):
         lens_error = float((lens_advantages.double() - truth).abs().max())
         trl_error = float((trl_advantages.double() - truth).abs().max())
         assert lens_error <= trl_error + 2.0**-24 * float(truth.abs().max())
+
+
+def test_nan_rewards_follow_trls_rule():
+    """Unscorable completions (NaN reward): TRL's own nanmean / nanstd
+    (trl.trainer.utils.nanstd) against lens with skip_nan_scores."""
+    from trl.trainer.utils import nanstd
+
+    g = torch.Generator().manual_seed(3)
+    rewards = (torch.rand(64, generator=g) < 0.4).float()
+    rewards[torch.rand(64, generator=g) < 0.2] = float("nan")
+    rewards[8:12] = float("nan")  # a group with no score at all
+    grouped = rewards.view(-1, GROUP)
+    mean = torch.nanmean(grouped, dim=1).repeat_interleave(GROUP)
+    std = nanstd(grouped, dim=1).repeat_interleave(GROUP)
+    trl32 = torch.nan_to_num((rewards - mean) / (std + 1e-4), nan=0.0)
+    r64 = rewards.double().view(-1, GROUP)
+    truth = torch.nan_to_num((r64.view(-1) - torch.nanmean(r64, dim=1).repeat_interleave(GROUP))
+                             / (nanstd(r64, dim=1).repeat_interleave(GROUP) + 1e-4), nan=0.0)
+    settings = lens.make_settings(lens.presets.trl_grpo(), skip_nan_scores=True)
+    ours = lens.compute_sequence_advantages(rewards, group_size=GROUP, settings=settings).advantages
+    assert torch.all(ours[torch.isnan(rewards)] == 0)
+    lens_error = float((ours.double() - truth).abs().max())
+    trl_error = float((trl32.double() - truth).abs().max())
+    assert lens_error <= trl_error + 2.0**-24 * float(truth.abs().max())
+    # without the setting a NaN reward is an error, named
+    with pytest.raises(ValueError, match=r"lens: scores\[\d+\] is not finite"):
+        lens.compute_sequence_advantages(rewards, group_size=GROUP, settings=lens.presets.trl_grpo())

@@ -46,7 +46,13 @@ struct sample_values {
   double score = 0;            ///< r_i (or the row sum of token rewards)
   double log_confidence = 0;   ///< log pbar_i (LENS only)
   double log_probability = 0;  ///< log p_i for D_imp (LENS only)
+  bool missing = false;        ///< a NaN score under settings.skip_nan_scores: in no group, advantage 0
 };
+
+/// A score that settings.skip_nan_scores leaves out (TRL's unscorable completion).
+LENS_HD bool is_missing_score(double score, const advantage_settings& settings) {
+  return settings.skip_nan_scores && isnan(score);
+}
 
 // ------------------------------------------------------------------ parameters
 
@@ -112,6 +118,10 @@ LENS_HD sample_values check_sequence_sample(const sequence_params<Real>& p, std:
   sample_values v;
   v.score = to_double(p.scores[i]);
   const auto rank = static_cast<std::uint64_t>(i);
+  if (is_missing_score(v.score, settings)) {
+    v.missing = true;
+    return v;
+  }
   if (!isfinite(v.score)) {
     report_error(status, make_report(rank, error_code::not_finite, error_field::scores, i));
   } else if (is_lens && (v.score < 0 || v.score > 1)) {
@@ -214,6 +224,10 @@ LENS_HD sample_values finish_row(const token_params<Real, Mask, Reward>& p, std:
   const std::int64_t t = p.num_tokens;
   sample_values v;
   v.score = p.scores ? to_double(p.scores[r]) : row.reward_sum;
+  if (is_missing_score(v.score, settings)) {
+    v.missing = true;
+    return v;
+  }
   auto at = [&](int step, error_code code, error_field field, std::int64_t column, error_detail detail) {
     error_report e = make_report(row_rank(r, step), code, field, r * t + column, detail);
     e.row = r;

@@ -47,6 +47,11 @@ struct advantage_settings {
 
   // --- input checks
   double logprob_tolerance = 1e-4;  ///< log-probabilities up to this above 0 are accepted (and read as 0)
+  /// TRL: a NaN score (every reward function returned None) leaves its sample
+  /// out of its group (baseline, spread, LENS confidence, group size) and gives
+  /// it advantage 0. false (default): a NaN score is rejected like any
+  /// non-finite input. CPU backend only for now; lens.trl sets it.
+  bool skip_nan_scores = false;
 };
 
 /// A copy of settings with the estimator replaced: what the named entry points

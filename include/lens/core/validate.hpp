@@ -31,6 +31,13 @@ inline void validate_settings(const advantage_settings& s) {
   check_setting(kind >= 0 && kind <= static_cast<int>(estimator::lens), "kind", kind, "a lens::estimator");
 }
 
+/// What the device backends (CUDA kernels, Thrust path) do not implement yet:
+/// settings.skip_nan_scores (TRL's NaN rule) runs on the CPU backend only.
+inline void check_device_settings(const advantage_settings& s) {
+  check_setting(!s.skip_nan_scores, "skip_nan_scores", 1.0,
+                "false on the GPU backends for now (TRL's NaN rule runs on the CPU backend)");
+}
+
 /// Sizes and null pointers of per-sample inputs and their output, checked by
 /// every backend before any value (values are checked where they live).
 template <class Real, class Out>

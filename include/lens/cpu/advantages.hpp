@@ -113,7 +113,8 @@ batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layo
   detail::validate_sequence_inputs(inputs, settings);
   return detail::with_groups(groups, n, [&](const auto& group_view) {
     const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
-                                                 inputs.response_lengths.data(), settings.difficulty_source};
+                                                 inputs.response_lengths.data(), settings.difficulty_source,
+                                                 settings.skip_nan_scores};
     return detail::run_groups(group_view, samples, n, advantages.data(), settings, group_stats);
   });
 }

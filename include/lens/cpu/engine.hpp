@@ -29,7 +29,9 @@ struct sequence_samples {
   const Real* logprob_sums;
   const std::int64_t* lengths;
   difficulty_probability source;
+  bool skip_nan_scores;
   double score(std::size_t i) const { return static_cast<double>(scores[i]); }
+  bool missing(std::size_t i) const { return skip_nan_scores && std::isnan(score(i)); }
   double log_confidence(std::size_t i) const {
     return core::log_confidence(static_cast<double>(logprob_sums[i]), static_cast<double>(lengths[i]));
   }
@@ -42,6 +44,7 @@ struct sequence_samples {
 struct reduced_samples {
   const core::sample_values* values;
   double score(std::size_t i) const { return values[i].score; }
+  bool missing(std::size_t i) const { return values[i].missing; }
   double log_confidence(std::size_t i) const { return values[i].log_confidence; }
   double log_probability(std::size_t i) const { return values[i].log_probability; }
 };
@@ -90,6 +93,7 @@ batch_summary run_groups(const Groups& groups, const Samples& samples, std::size
                          Real* advantages, const advantage_settings& settings,
                          std::vector<group_statistics>* statistics) {
   const std::size_t num_groups = static_cast<std::size_t>(groups.count());
+  const bool skip = settings.skip_nan_scores;  // TRL's rule: a NaN score is in no group
   auto begin = [&](std::size_t g) { return static_cast<std::size_t>(groups.begin(static_cast<std::int64_t>(g))); };
   auto end = [&](std::size_t g) { return static_cast<std::size_t>(groups.end(static_cast<std::int64_t>(g))); };
   const bool is_lens = settings.kind == estimator::lens;
@@ -112,20 +116,26 @@ batch_summary run_groups(const Groups& groups, const Samples& samples, std::size
     if (is_lens) {
       for (std::size_t k = first; k < last; ++k) {
         const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
+        if (skip && samples.missing(i)) continue;
         core::add(confidence, samples.score(i), samples.log_confidence(i), samples.log_probability(i));
       }
     } else {
-      for (std::size_t k = first; k < last; ++k) confidence.num_correct += samples.score(static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)))) > 0;
-      confidence.count = static_cast<double>(last - first);
+      for (std::size_t k = first; k < last; ++k) {
+        const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
+        if (skip && samples.missing(i)) continue;
+        confidence.num_correct += samples.score(i) > 0;
+        confidence.count += 1;
+      }
     }
     const core::group_shape shape = core::make_shape(confidence, settings);
     core::score_moments m;
     for (std::size_t k = first; k < last; ++k) {
       const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
+      if (skip && samples.missing(i)) continue;
       const double shaped =
           core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
       if (is_lens) shaped_scores[i] = shaped;
-      core::add(m, shaped, reciprocals[k - first + 1]);
+      core::add(m, shaped, reciprocals[static_cast<std::size_t>(m.count) + 1]);
     }
     shapes[g] = shape;
     moments[g] = m;
@@ -145,7 +155,7 @@ batch_summary run_groups(const Groups& groups, const Samples& samples, std::size
     for (std::size_t k = begin(g), last = end(g); k < last; ++k) {
       const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
       const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
-      const Real a = static_cast<Real>(core::advantage(transform, shaped));
+      const Real a = skip && samples.missing(i) ? Real(0) : static_cast<Real>(core::advantage(transform, shaped));
       advantages[i] = a;
       summary.num_nonzero_advantages += a != Real(0);
     }
@@ -165,6 +175,7 @@ batch_summary run_groups(const numbered_id_groups& groups, const Samples& sample
                          std::vector<group_statistics>* statistics) {
   const std::size_t num_groups = groups.count();
   const bool is_lens = settings.kind == estimator::lens;
+  const bool skip = settings.skip_nan_scores;  // TRL's rule: a NaN score is in no group
   std::vector<core::confidence_summary> confidence(num_groups);
   std::vector<core::group_shape> shapes(num_groups);
   std::vector<core::score_moments> moments(num_groups);
@@ -174,6 +185,7 @@ batch_summary run_groups(const numbered_id_groups& groups, const Samples& sample
     // Step 1: difficulty.
     for (std::size_t i = 0; i < num_samples; ++i) {
       groups.prefetch_ahead(confidence.data(), i, num_samples);
+      if (skip && samples.missing(i)) continue;
       core::add(confidence[groups.group_of(i)], samples.score(i), samples.log_confidence(i),
                 samples.log_probability(i));
     }
@@ -183,6 +195,7 @@ batch_summary run_groups(const numbered_id_groups& groups, const Samples& sample
       groups.prefetch_ahead(shapes.data(), i, num_samples);
       groups.prefetch_ahead(moments.data(), i, num_samples);
       const std::size_t g = groups.group_of(i);
+      if (skip && samples.missing(i)) continue;
       const core::group_shape& shape = shapes[g];
       const double shaped =
           core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
@@ -196,12 +209,13 @@ batch_summary run_groups(const numbered_id_groups& groups, const Samples& sample
       groups.prefetch_ahead(confidence.data(), i, num_samples);
       groups.prefetch_ahead(moments.data(), i, num_samples);
       const std::size_t g = groups.group_of(i);
+      if (skip && samples.missing(i)) continue;
       const double score = samples.score(i);
       confidence[g].num_correct += score > 0;
       core::add(moments[g], score);
     }
     for (std::size_t g = 0; g < num_groups; ++g) {
-      confidence[g].count = static_cast<double>(groups.size(g));
+      confidence[g].count = moments[g].count;  // the group's size, less its missing scores
       shapes[g] = core::make_shape(confidence[g], settings);
     }
   }
@@ -219,7 +233,8 @@ batch_summary run_groups(const numbered_id_groups& groups, const Samples& sample
   for (std::size_t i = 0; i < num_samples; ++i) {
     groups.prefetch_ahead(transforms.data(), i, num_samples);
     const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
-    const Real a = static_cast<Real>(core::advantage(transforms[groups.group_of(i)], shaped));
+    const Real a = skip && samples.missing(i) ? Real(0)
+                                              : static_cast<Real>(core::advantage(transforms[groups.group_of(i)], shaped));
     advantages[i] = a;
     summary.num_nonzero_advantages += a != Real(0);
   }

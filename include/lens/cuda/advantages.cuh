@@ -391,6 +391,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
                              bool with_statistics = false, cudaStream_t stream = nullptr) {
   detail::check_output_type<Out>();
   core::check_sequence_call(d_inputs, settings, d_advantages);
+  core::check_device_settings(settings);
   const std::size_t n = d_inputs.scores.size();
   const detail::call_shape c = detail::make_call_shape(d_groups, n, 0, settings, with_statistics, false, sizeof(Out));
   const detail::temp_plan plan = detail::make_plan(c);
@@ -418,6 +419,7 @@ call_info compute_advantages(void* d_temp_storage, std::size_t& temp_storage_byt
                              bool with_statistics = false, cudaStream_t stream = nullptr) {
   detail::check_output_type<Out>();
   core::check_token_call(d_inputs, settings, d_advantages, d_token_advantages);
+  core::check_device_settings(settings);
   const std::size_t n = d_inputs.num_samples, t = d_inputs.num_tokens;
   const bool tokens_out = !d_token_advantages.empty() && n > 0 && t > 0;
   const detail::call_shape c = detail::make_call_shape(d_groups, n, t, settings, with_statistics, tokens_out, sizeof(Out));

@@ -327,6 +327,7 @@ batch_summary compute_advantages(Policy&& exec, const sequence_inputs<Real>& inp
                                  span<Out> advantages, const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_sequence_call(inputs, settings, advantages);
+  core::check_device_settings(settings);
   const std::size_t n = inputs.scores.size();
   const std::size_t num_groups = core::group_traits<Layout>::check_shape(groups, n);
   thrust::device_vector<core::device_status> status(1);
@@ -348,6 +349,7 @@ batch_summary compute_advantages(Policy&& exec, const token_inputs<Real, Mask, R
                                  const advantage_settings& settings = {},
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
+  core::check_device_settings(settings);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
   const std::size_t num_groups = core::group_traits<Layout>::check_shape(groups, n);
   const core::token_params<Real, Mask, Reward> p = core::make_token_params(inputs, settings, !token_advantages.empty());
