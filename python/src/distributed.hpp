@@ -30,18 +30,20 @@ namespace distributed_detail {
 /// the check carried beside it, so a collision of one is detected.
 inline void hash_bytes(const unsigned char* p, std::size_t n, std::uint64_t tag, std::uint64_t* id,
                        std::uint64_t* check) {
-  std::uint64_t a = 0xcbf29ce484222325ULL ^ tag, b = 0x243f6a8885a308d3ULL + tag;
-  for (std::size_t k = 0; k < n; ++k) {
-    a = (a ^ p[k]) * 0x100000001b3ULL;
-    b = (b + p[k] + 1) * 0x9e3779b97f4a7c15ULL;
+  std::uint64_t a = 0xcbf29ce484222325ULL, b = 0x243f6a8885a308d3ULL;
+  auto step = [&](std::uint64_t byte) {
+    a = (a ^ byte) * 0x100000001b3ULL;
+    b = (b + byte + 1) * 0x9e3779b97f4a7c15ULL;
     b ^= b >> 29;
-  }
+  };
+  step(tag);  // the key's type, as a leading byte
+  for (std::size_t k = 0; k < n; ++k) step(p[k]);
   *id = lens::cpu::detail::mix_id(a ^ n);
   *check = lens::cpu::detail::mix_id(b + n);
 }
 
 /// (ids [N] int64, checks [N] int64) for a sequence of str (UTF-8 bytes),
-/// bytes or int keys; a type tag keeps "1" and 1 apart.
+/// bytes or int keys; a leading type byte keeps "1", b"1" and 1 apart.
 inline nb::tuple hash_keys(nb::handle sequence) {
   PyObject* fast = PySequence_Fast(sequence.ptr(), "lens: index must be a sequence (a numpy array or a list)");
   if (!fast) throw nb::python_error();
