@@ -333,5 +333,16 @@ def test_nccl_path(tmp_path):
         check_call(check, [results[r][k] for r in range(world)], world)
 
 
+def test_docs_show_the_tested_cpp_snippet():
+    """docs/DISTRIBUTED.md's C++ example is the one tests/core/test_partials.cpp compiles and checks."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    test = open(os.path.join(root, "tests", "core", "test_partials.cpp")).read()
+    tested = test.split("// example-begin distributed\n")[1].split("  // example-end distributed")[0]
+    tested = "\n".join(line[2:] for line in tested.splitlines())
+    docs = open(os.path.join(root, "docs", "DISTRIBUTED.md")).read()
+    documented = docs.split("## C++: any transport")[1].split("```cpp\n")[1].split("```")[0].rstrip("\n")
+    assert documented == tested
+
+
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "worker":
     worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
