@@ -17,8 +17,9 @@ rank's token advantages [N / W, T] right:
 
 Reported per call: bytes each rank sends into all_gather (it receives W times
 as much), the number of collectives, and the median wall time over the
-repetitions (the slowest rank's, each call started after a barrier). Both are
-measured in the same run on the same processes; ratios are what to read, the
+repetitions (the slowest rank's, each call started after a barrier; the two
+methods alternate call by call). Both are measured in the same run on the
+same processes; ratios are what to read, the
 absolute times depend on the machine (ours is shared, 2 cores, so 4 processes
 time-share them).
 """
@@ -93,22 +94,27 @@ def worker(rank: int, world: int, port: int, config: dict, out_path: str) -> Non
             return adv[:, None] * mask
 
         for kind in config["kinds"]:
-            for method, run in (("lens", run_lens), ("gather", run_gather)):
+            methods = (("lens", run_lens), ("gather", run_gather))
+            for _, run in methods:
                 for _ in range(2):  # warm-up; settles lens's buffer size
                     run(kind)
-                times = []
-                counter.update(bytes=0, calls=0)
-                for _ in range(config["repeats"]):
+            times = {m: [] for m, _ in methods}
+            sent = {m: [0, 0] for m, _ in methods}
+            # The two methods alternate call by call, so both see the same load on a shared machine.
+            for _ in range(config["repeats"]):
+                for method, run in methods:
+                    counter.update(bytes=0, calls=0)
                     dist.barrier()
                     start = time.perf_counter()
                     run(kind)
                     elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
+                    sent[method] = [counter["bytes"], counter["calls"]]
                     dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
-                    times.append(float(elapsed))
+                    times[method].append(float(elapsed))
+            for method, _ in methods:
                 results.append(dict(world=world, samples=n, groups=groups, kind=kind, method=method,
-                                    bytes_sent=counter["bytes"] // config["repeats"],
-                                    collectives=counter["calls"] // config["repeats"],
-                                    median_ms=1e3 * float(np.median(times))))
+                                    bytes_sent=sent[method][0], collectives=sent[method][1],
+                                    median_ms=1e3 * float(np.median(times[method]))))
     dist.destroy_process_group()
     if rank == 0:
         with open(out_path, "w") as f:
@@ -189,7 +195,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=4096)
     parser.add_argument("--tokens", type=int, default=8, help="T, the columns of the mask")
     parser.add_argument("--kinds", nargs="+", default=["grpo", "lens"])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--figure", default=None, help="write a PNG (gnuplot) here")
     parser.add_argument("--json", default=None, help="write the rows here")

@@ -79,8 +79,8 @@ class distributed_batch {
   }
 
   /// Token-level inputs [N x T] (verl's layout). validate_mask: check the
-  /// mask's values even when the estimator does not read it (the
-  /// single-process call does when token advantages are asked for).
+  /// mask's values, when there is a mask, even where the estimator does not
+  /// read it (the single-process call does when token advantages are asked for).
   template <class Real, class Mask>
   distributed_batch(const token_inputs<Real, Mask>& inputs, const id_groups& groups,
                     const advantage_settings& settings = {}, span<const std::int64_t> checks = {},
@@ -88,7 +88,7 @@ class distributed_batch {
       : settings_(settings) {
     core::check_token_call(inputs, settings, span<Real>{}, span<Real>{});
     const std::size_t n = inputs.num_samples;
-    const bool need_mask = settings.kind == estimator::lens || validate_mask;
+    const bool need_mask = settings.kind == estimator::lens || (validate_mask && inputs.mask != nullptr);
     rows_ = detail::reduce_rows(inputs, settings, need_mask && n > 0);
     const detail::reduced_samples samples{rows_.scores.data(), rows_.logprob_sums.data(), rows_.lengths.data(),
                                           settings.difficulty_source};
@@ -268,6 +268,8 @@ class distributed_batch {
     scores_.resize(n);
     if (is_lens) log_conf_.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
+      if (i + detail::prefetch_distance < n)  // the partial sample i + distance will update, as the engine does
+        detail::prefetch(&local_[static_cast<std::size_t>(numbering_.group[i + detail::prefetch_distance])]);
       const std::size_t g = static_cast<std::size_t>(numbering_.group[i]);
       core::group_partial& p = local_[g];
       const std::int64_t check = checks.empty() ? 0 : checks[i];
