@@ -172,7 +172,7 @@ def plot(rows: list[dict], path: str) -> None:
         return ", ".join(out)
 
     script = f"""
-set terminal pngcairo size 1200,480 font ',10'
+set terminal pngcairo size 1200,480 font ',10' noenhanced
 set output '{path}'
 set multiplot layout 1,2 title 'lens.distributed vs all_gather of every sample ({groups} groups, Gloo over loopback)'
 set logscale xy
@@ -199,11 +199,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--figure", default=None, help="write a PNG (gnuplot) here")
     parser.add_argument("--json", default=None, help="write the rows here")
+    parser.add_argument("--from-json", default=None, help="print and plot the rows of an earlier --json, run nothing")
     args = parser.parse_args()
     config = dict(samples=args.samples, groups=args.groups, tokens=args.tokens, kinds=args.kinds,
                   repeats=args.repeats)
     rows = []
-    for world in args.worlds:
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)
+        args.worlds = sorted({r["world"] for r in rows})
+        args.samples = sorted({r["samples"] for r in rows})
+        args.kinds = list(dict.fromkeys(r["kind"] for r in rows))
+    for world in [] if args.from_json else args.worlds:
         rows += run_world(world, config, args.timeout)
     print("| ranks | N | estimator | lens bytes/rank | gather bytes/rank | lens ms | gather ms | gather / lens time |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
