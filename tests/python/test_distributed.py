@@ -155,6 +155,20 @@ def make_cases(world: int, seed: int, errors: bool = True):
     checks.append(dict(kind="ok", name="after the errors", parts=parts, split=split_flags(batch.uid, parts),
                        whole=dict(settings=lens.presets.lens(), **rank_args(batch, order, torch.float32, False, False)),
                        dtype=torch.float32))
+
+    # More groups on a rank than the first buffer holds (INITIAL_CAPACITY_WORDS): the first call
+    # gathers twice, every rank grows its buffer alike, and the next call gathers once.
+    batch = make_batch(rng, num_groups=600, max_group=4, max_tokens=4)
+    parts = deal(rng, batch.uid, world, world)
+    order = np.concatenate(parts)
+    for collectives in (2, 1):
+        for r in range(world):
+            calls[r].append(dict(settings=lens.presets.verl_grpo(), **rank_args(batch, parts[r], torch.float32,
+                                                                                False, False)))
+        checks.append(dict(kind="ok", name=f"buffer growth, {collectives} all-gathers", parts=parts,
+                           split=split_flags(batch.uid, parts), dtype=torch.float32, collectives=collectives,
+                           whole=dict(settings=lens.presets.verl_grpo(),
+                                      **rank_args(batch, order, torch.float32, False, False))))
     return calls, checks
 
 
@@ -217,16 +231,25 @@ def worker(folder: str, rank: int, world: int, port: int, backend: str) -> None:
         torch.cuda.set_device(rank)
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=90))
+    count = [0]
+    all_gather = dist.all_gather
+
+    def counting_all_gather(*args, **kwargs):  # every collective lens.distributed makes goes through here
+        count[0] += 1
+        return all_gather(*args, **kwargs)
+
+    dist.all_gather = counting_all_gather
     outcomes = []
     for kwargs in calls:
         if backend == "nccl":
             kwargs = {k: (v.cuda() if isinstance(v, torch.Tensor) else v) for k, v in kwargs.items()}
+        count[0] = 0
         try:
             out = lens.distributed.compute_advantages(**kwargs)
             outcomes.append(("ok", out.advantages.cpu(), out.token_advantages.cpu(), out.summary,
-                             lens.distributed.exchanged_words()))
+                             lens.distributed.exchanged_words(), count[0]))
         except ValueError as error:
-            outcomes.append(("error", str(error)))
+            outcomes.append(("error", str(error), count[0]))
     dist.destroy_process_group()
     with open(os.path.join(folder, f"results{rank}.pkl"), "wb") as f:
         pickle.dump(outcomes, f)
@@ -240,6 +263,7 @@ def check_call(check, outcomes, world):
             assert outcome[0] == "error", f"{check['name']}: rank {r} did not raise"
             assert check["message"] in outcome[1], f"{check['name']}: rank {r}: {outcome[1]}"
         assert len({o[1] for o in outcomes}) == 1, f"{check['name']}: ranks raised different messages"
+        assert [o[2] for o in outcomes] == [1] * world, "an error is known to every rank after one all-gather"
         return
     ref = lens.compute_advantages(**check["whole"])
     parts, split, dtype = check["parts"], check["split"], check["dtype"]
@@ -250,7 +274,9 @@ def check_call(check, outcomes, world):
     near_zero = 0  # split-group samples whose advantage is 0 up to rounding: either side may be exactly 0
     for r, outcome in enumerate(outcomes):
         assert outcome[0] == "ok", f"{check['name']}: rank {r} raised {outcome[1]}"
-        _, adv, tok, summary, _ = outcome
+        _, adv, tok, summary, _, collectives = outcome
+        expected = check.get("collectives", 2 if check["whole"]["settings"].kind == "lens" else 1)
+        assert collectives == expected, f"{check['name']}: rank {r}: {collectives} all-gathers"
         n = len(parts[r])
         want, want_tok = ref.advantages[offset:offset + n], ref.token_advantages[offset:offset + n]
         assert adv.dtype == dtype and adv.shape == want.shape and tok.shape == want_tok.shape
