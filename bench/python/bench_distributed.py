@@ -132,7 +132,8 @@ def run_world(world: int, config: dict, timeout: float) -> list[dict]:
     out = os.path.join(folder, "results.json")
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if sys.platform.startswith("linux"):  # loopback only: Gloo would otherwise pick the host name's interface
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", str(r), str(world), str(port),
                                json.dumps(config), out], env=env) for r in range(world)]
     deadline = time.monotonic() + timeout

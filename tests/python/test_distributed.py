@@ -141,6 +141,10 @@ def make_cases(world: int, seed: int, errors: bool = True):
     error_case("int64 ids on rank 0, uid strings elsewhere",
                lambda r, a: dict(a, index=torch.arange(len(a["index"]), dtype=torch.int64)) if r == 0 else a,
                "gives its group ids in another form")
+    error_case("float64 on rank 0, float32 elsewhere",
+               lambda r, a: dict(a, token_level_rewards=a["token_level_rewards"].double(),
+                                 old_log_probs=a["old_log_probs"].double()) if r == 0 else a,
+               "passes another dtype than an earlier rank")
     error_case("an unknown setting on rank 1", lambda r, a: dict(a, bogus=1) if r == 1 else a,
                "lens: settings.bogus is not a setting")
     error_case("rewards not an array on the last rank",
@@ -187,7 +191,8 @@ def spawn(world: int, calls, tmp_path, backend: str = "gloo"):
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(lens.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([package_root, os.path.dirname(__file__), env.get("PYTHONPATH", "")])
-    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if sys.platform.startswith("linux"):  # loopback only: Gloo would otherwise pick the host name's interface
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
     env["OMP_NUM_THREADS"] = "1"
     procs = []
     for r in range(world):
