@@ -4,7 +4,8 @@
     out = lens.distributed.compute_advantages(token_level_rewards, response_mask, index, old_log_probs)
 
 Every rank of the process group (default: the world) calls it with its own
-samples and their group ids (verl's uid strings, or int64 ids), and gets the
+samples and their group ids (verl's uid strings, or int64 ids; or group_size=G
+when each rank holds whole groups of G), and gets the
 advantages of its samples that lens.compute_advantages would give on the
 concatenated batch (rank 0's samples, then rank 1's, ...). The ranks exchange
 per-group partial statistics with torch.distributed.all_gather, never samples:
@@ -82,16 +83,13 @@ def _host(x: Any) -> Any:
     return x.cpu() if _is_torch(x) and x.device.type != "cpu" else x
 
 
-def _local_batch(token_level_rewards, response_mask, index, old_log_probs, scores, group_size, settings,
+def _local_batch(rank, token_level_rewards, response_mask, index, old_log_probs, scores, group_size, settings,
                  return_group_stats, overrides):
     settings = make_settings(settings, **overrides)
     if return_group_stats:
         raise ValueError("lens.distributed: return_group_stats is not available across ranks")
-    if group_size is not None:
-        raise ValueError("lens.distributed: group_size is not available across ranks (a group's position depends "
-                         "on the other ranks' sizes); pass index, e.g. torch.arange(start, start + n) // group_size")
-    if index is None:
-        raise ValueError("lens: index is required (a group id per sample)")
+    if (index is None) == (group_size is None):
+        raise ValueError("lens: give exactly one of index (a group id per sample) and group_size")
     if (token_level_rewards is None) == (scores is None):
         raise ValueError("lens: token_level_rewards / scores: give exactly one of the two")
     rewards = token_level_rewards if token_level_rewards is not None else scores
@@ -100,7 +98,16 @@ def _local_batch(token_level_rewards, response_mask, index, old_log_probs, score
     if response_mask is None:
         raise ValueError("lens: response_mask is required ([N, T], 0 or 1)")
     rewards, response_mask, old_log_probs = map(_host, (rewards, response_mask, old_log_probs))
-    ids, checks = group_ids(index)
+    local_groups = group_size is not None
+    if local_groups:
+        n = response_mask.shape[0] if getattr(response_mask, "ndim", 0) == 2 else 0
+        if group_size <= 0 or n % group_size:
+            raise ValueError(f"lens.distributed: group_size is {group_size} but this rank has {n} samples; across "
+                             "ranks group_size needs every rank's samples to be whole groups (a group split over "
+                             "ranks needs index=, e.g. torch.arange(start, start + n) // group_size)")
+        ids, checks = (torch.arange(n, dtype=torch.int64) // group_size) + (rank << 40), None
+    else:
+        ids, checks = group_ids(index)
     is_lens = settings.kind == "lens"
     per_token = getattr(rewards, "ndim", 0) == 2
     batch = _lens.DistributedBatch.tokens(
@@ -111,6 +118,7 @@ def _local_batch(token_level_rewards, response_mask, index, old_log_probs, score
         ids,
         checks,
         native(settings),
+        local_groups,
     )
     return batch, rewards, response_mask
 
@@ -137,9 +145,12 @@ def compute_advantages(
     **overrides: Any,
 ) -> AdvantageResult:
     """lens.compute_advantages over the ranks of `group` (a torch.distributed
-    process group; default the world). Arguments as lens.compute_advantages;
-    index is required (verl's uid strings or int64 ids; group_size and
-    return_group_stats are rejected, on every rank). Returns this rank's
+    process group; default the world). Arguments as lens.compute_advantages:
+    index= (verl's uid strings or int64 ids) for groups spread over ranks in
+    any way; group_size=G when every rank's samples are whole groups of G
+    (TRL's layout; the ranks then share batch-wide statistics, the batch std
+    of grpo_batch_std, and the summary). return_group_stats is rejected (on
+    every rank). Returns this rank's
     advantages [N] and token advantages [N, T]; in the summary, the group
     counts are the whole batch's and num_samples, num_nonzero_advantages and
     gradient_sample_fraction this rank's."""
@@ -147,7 +158,7 @@ def compute_advantages(
     device = _device(group)
     rewards = mask = None
     try:
-        batch, rewards, mask = _local_batch(token_level_rewards, response_mask, index, old_log_probs, scores,
+        batch, rewards, mask = _local_batch(rank, token_level_rewards, response_mask, index, old_log_probs, scores,
                                             group_size, settings, return_group_stats, overrides)
     except Exception as error:  # noqa: BLE001 - every rank must reach the exchange, whatever failed here
         batch = _lens.DistributedBatch.failed(str(error) or type(error).__name__)

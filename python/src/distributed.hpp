@@ -95,7 +95,7 @@ inline lens::cpu::distributed_batch* make_token_batch(std::optional<input_array>
                                                       std::optional<input_array> scores, input_array mask,
                                                       std::optional<input_array> logprobs, input_array ids,
                                                       std::optional<input_array> checks,
-                                                      const lens::advantage_settings& settings) {
+                                                      const lens::advantage_settings& settings, bool local_groups) {
   const bool is_lens = settings.kind == lens::estimator::lens;
   if (token_rewards.has_value() == scores.has_value())
     reject("token_level_rewards / scores", "give exactly one of the two");
@@ -124,7 +124,9 @@ inline lens::cpu::distributed_batch* make_token_batch(std::optional<input_array>
     check_view = lens::span<const std::int64_t>(data_of<std::int64_t>(*checks), n);
   }
   const lens::id_groups groups{lens::span<const std::int64_t>(data_of<std::int64_t>(ids), n)};
-  const auto kind = checks ? lens::cpu::id_kind::hashed : lens::cpu::id_kind::int64;
+  const auto kind = local_groups ? lens::cpu::id_kind::local
+                    : checks     ? lens::cpu::id_kind::hashed
+                                 : lens::cpu::id_kind::int64;
   return with_real(real, [&](auto real_tag) {
     using Real = typename decltype(real_tag)::type;
     return with_mask(element_of(mask.dtype()), [&](auto mask_tag) {
@@ -195,7 +197,7 @@ inline void bind_distributed(nb::module_& m) {
                                     "lens::cpu::distributed_batch: one rank's part of a distributed call");
   cls.def_static("tokens", &d::make_token_batch, nb::arg("token_rewards").none(), nb::arg("scores").none(),
                  nb::arg("mask"), nb::arg("logprobs").none(), nb::arg("ids"), nb::arg("checks").none(),
-                 nb::arg("settings"), nb::rv_policy::take_ownership);
+                 nb::arg("settings"), nb::arg("local_groups") = false, nb::rv_policy::take_ownership);
   cls.def_static("failed", [](const std::string& message) { return new distributed_batch(distributed_batch::failed(message)); },
                  nb::arg("message"), nb::rv_policy::take_ownership);
   cls.def_prop_ro("num_exchanges", &distributed_batch::num_exchanges);

@@ -150,9 +150,12 @@ def make_cases(world: int, seed: int, errors: bool = True):
     error_case("rewards not an array on the last rank",
                lambda r, a: dict(a, token_level_rewards=a["token_level_rewards"].tolist()) if r == world - 1 else a,
                f"lens: rank {world - 1} of {world} rejected its input: lens: rewards must be a torch tensor")
-    error_case("group_size on every rank",
-               lambda r, a: dict({k: v for k, v in a.items() if k != "index"}, group_size=4),
-               "group_size is not available across ranks")
+    no_index = lambda a: {k: v for k, v in a.items() if k != "index"}  # noqa: E731
+    error_case("group_size that does not divide rank 0's samples",
+               lambda r, a: dict(no_index(a), group_size=len(parts[0]) + 1),
+               f"lens: rank 0 of {world} rejected its input: lens.distributed: group_size is")
+    error_case("group_size on rank 0, index elsewhere",
+               lambda r, a: dict(no_index(a), group_size=1) if r == 0 else a, "gives its group ids in another form")
     for r in range(world):
         calls[r].append(dict(good[r], settings=lens.presets.lens()))
     order = np.concatenate(parts)
@@ -173,6 +176,32 @@ def make_cases(world: int, seed: int, errors: bool = True):
                            split=split_flags(batch.uid, parts), dtype=torch.float32, collectives=collectives,
                            whole=dict(settings=lens.presets.verl_grpo(),
                                       **rank_args(batch, order, torch.float32, False, False))))
+    return calls, checks
+
+
+def make_fixed_cases(world: int, seed: int, group_size: int = 4):
+    """TRL's layout: every rank holds whole groups of group_size contiguous
+    samples (rank 1 none), the same call with group_size=; groups never
+    split, so every advantage is bitwise, batch std included (it is the
+    whole batch's)."""
+    rng = np.random.default_rng(seed)
+    batch = make_batch(rng, num_groups=60, max_group=8, max_tokens=8, shuffle=False)
+    counts = [0 if r == 1 else int(rng.integers(1, 6)) for r in range(world)]
+    bounds = np.cumsum([0] + counts) * group_size
+    parts = [np.arange(bounds[r], bounds[r + 1]) for r in range(world)]
+    order = np.concatenate(parts)
+    calls = [[] for _ in range(world)]
+    checks = []
+    for name in ("trl_grpo_batch_std", "verl_grpo", "lens"):
+        settings = SETTINGS[name]
+        for r in range(world):
+            args = rank_args(batch, parts[r], torch.float32, False, False)
+            del args["index"]
+            calls[r].append(dict(settings=settings, group_size=group_size, **args))
+        whole = rank_args(batch, order, torch.float32, False, False)
+        del whole["index"]
+        checks.append(dict(kind="ok", name=f"group_size {name}", parts=parts, split=np.zeros(len(order), bool),
+                           dtype=torch.float32, whole=dict(settings=settings, group_size=group_size, **whole)))
     return calls, checks
 
 
@@ -307,6 +336,9 @@ def check_call(check, outcomes, world):
 @pytest.mark.parametrize("world", WORLDS)
 def test_gloo_ranks_match_the_single_process_call(world, tmp_path):
     calls, checks = make_cases(world, seed=1500 + world)
+    fixed_calls, fixed_checks = make_fixed_cases(world, seed=1700 + world)
+    calls = [c + f for c, f in zip(calls, fixed_calls)]
+    checks = checks + fixed_checks
     results = spawn(world, calls, tmp_path)
     assert all(len(r) == len(checks) for r in results)
     num_split = 0

@@ -54,6 +54,7 @@ enum class id_kind : std::uint64_t {
   none = 0,    ///< no samples on this rank
   int64 = 1,   ///< the caller's int64 ids, taken as they are
   hashed = 2,  ///< 64-bit hashes of the caller's keys (verl's uid strings), with a second hash as check
+  local = 3,   ///< groups that never leave their rank (a fixed group size dividing each rank's N), rank-tagged ids
 };
 
 /// One rank's part of a distributed advantage computation: its samples' group
@@ -308,7 +309,7 @@ class distributed_batch {
       if (k && kind && k != kind)
         raise(error_code::size_mismatch, "index", -1,
               "rank " + std::to_string(r) + " gives its group ids in another form than an earlier rank "
-              "(int64 ids against hashed keys); every rank must pass the same kind of index");
+              "(int64 ids, hashed keys or group_size); every rank must pass the same kind of index");
       if (b && bytes && b != bytes)
         raise(error_code::size_mismatch, "token_level_rewards", -1,
               "rank " + std::to_string(r) + " passes another dtype than an earlier rank; every rank must pass "
