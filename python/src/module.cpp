@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "arrays.hpp"
+#include "distributed.hpp"
 #include "lens/cpu/reinforce.hpp"
 #include "lens/lens.hpp"
 #include "lens/version.hpp"
@@ -308,6 +309,7 @@ NB_MODULE(_lens, m) {
     }
   });
   bind_settings(m);
+  bind_distributed(m);
   nb::list summary_names;
   for (const char* name : summary_fields) summary_names.append(name);
   m.attr("summary_fields") = nb::tuple(summary_names);
