@@ -37,6 +37,7 @@
 
 #include "lens/core/errors.hpp"
 #include "lens/core/group_math.hpp"
+#include "lens/core/groups.hpp"
 #include "lens/core/partials.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/validate.hpp"
@@ -61,6 +62,12 @@ enum class id_kind : std::uint64_t {
 /// partials, the exchanges, the merged statistics and the finish step.
 class distributed_batch {
  public:
+  /// TRL's NaN rule (settings.skip_nan_scores) is single-process only for now.
+  static void check_supported(const advantage_settings& settings) {
+    core::check_setting(!settings.skip_nan_scores, "skip_nan_scores", 1.0,
+                        "false for groups across ranks for now (TRL's NaN rule runs in the single-process call)");
+  }
+
   /// Words of the header every rank's buffer starts with.
   static constexpr std::size_t header_words = 8;
 
@@ -72,10 +79,11 @@ class distributed_batch {
                     id_kind kind = id_kind::int64)
       : settings_(settings) {
     core::check_sequence_call(inputs, settings, span<Real>(nullptr, inputs.scores.size()));
+    check_supported(settings);
     const std::size_t n = inputs.scores.size();
     detail::validate_sequence_inputs(inputs, settings);
     const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
-                                                 inputs.response_lengths.data(), settings.difficulty_source};
+                                                 inputs.response_lengths.data(), settings.difficulty_source, false};
     build(samples, n, groups, checks, kind, sizeof(Real));
   }
 
@@ -88,11 +96,10 @@ class distributed_batch {
                     id_kind kind = id_kind::int64, bool validate_mask = true)
       : settings_(settings) {
     core::check_token_call(inputs, settings, span<Real>{}, span<Real>{});
+    check_supported(settings);
     const std::size_t n = inputs.num_samples;
-    const bool need_mask = settings.kind == estimator::lens || (validate_mask && inputs.mask != nullptr);
-    rows_ = detail::reduce_rows(inputs, settings, need_mask && n > 0);
-    const detail::reduced_samples samples{rows_.scores.data(), rows_.logprob_sums.data(), rows_.lengths.data(),
-                                          settings.difficulty_source};
+    rows_ = detail::reduce_rows(inputs, settings, validate_mask && inputs.mask != nullptr);
+    const detail::reduced_samples samples{rows_.data()};
     build(samples, n, groups, checks, kind, sizeof(Real));
   }
 
@@ -209,7 +216,7 @@ class distributed_batch {
     for (std::size_t g = 0; g < moments_.size(); ++g)
       detail::record_group(summary, group_stats, g, ids_[g], static_cast<std::int64_t>(confidence_[g].num_correct),
                            moments_[g], shapes_[g], settings_);
-    detail::finish_summary(summary);
+    core::finish_summary(summary);
     return summary;
   }
 
@@ -257,7 +264,7 @@ class distributed_batch {
   template <class Samples>
   void build(const Samples& samples, std::size_t n, const id_groups& groups, span<const std::int64_t> checks,
              id_kind kind, std::size_t real_bytes) {
-    core::validate_layout(groups, n);
+    core::group_traits<id_groups>::check(groups, n);
     if (!checks.empty()) core::check_size("checks", checks.size(), n);
     const bool is_lens = settings_.kind == estimator::lens;
     num_samples_ = n;
@@ -411,7 +418,7 @@ class distributed_batch {
   std::size_t num_samples_ = 0;
   id_kind kind_ = id_kind::none;
   std::size_t real_bytes_ = 0;
-  detail::reduced_rows rows_;
+  std::vector<core::sample_values> rows_;
   id_numbering numbering_;
   std::vector<core::group_partial> local_;
   std::vector<double> scores_, log_conf_;
