@@ -297,6 +297,42 @@ TEST_CASE("a token row sum that overflows double is reported on its first column
   REQUIRE(untouched);
 }
 
+namespace {
+template <class Call>
+std::string lens_test_message(Call&& call) {
+  try {
+    call();
+  } catch (const lens::invalid_argument& e) {
+    return e.what();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("messages quote integers exactly, however large (offsets, lengths)", "[validation]") {
+  // Found by the fuzzer: an offset near INT64_MAX went through a double on its way into the message.
+  const std::vector<double> scores{1, 0};
+  const std::vector<double> sums{-1, -1};
+  std::vector<double> out(2, 7.0);
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::int64_t> offsets{0, huge};
+  const std::vector<std::int64_t> lengths{1, 1};
+  const std::string offsets_message = lens_test_message([&] {
+    lens::compute_lens_advantages(lens::sequence_inputs<double>{scores, sums, lengths}, lens::offset_groups{offsets},
+                                  lens::span<double>(out));
+  });
+  REQUIRE(offsets_message == "lens: groups.offsets[1] " + text(lens::error_code::bad_offsets) +
+                                 " (last offset 9223372036854775807 does not cover N = 2)");
+  const std::vector<double> big_sums{1e300, -1};
+  const std::vector<std::int64_t> long_lengths{huge, 1};
+  const std::string length_message = lens_test_message([&] {
+    lens::compute_lens_advantages(lens::sequence_inputs<double>{scores, big_sums, long_lengths}, lens::fixed_groups{2},
+                                  lens::span<double>(out));
+  });
+  REQUIRE(length_message.find("over 9223372036854775807 tokens") != std::string::npos);
+  REQUIRE(out[0] == 7.0);
+}
+
 TEST_CASE("every row is validated, not only the first", "[validation]") {
   // A bad value in the last row of a large batch is still found.
   token_call<float> call;

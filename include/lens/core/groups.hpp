@@ -108,8 +108,8 @@ LENS_HD void check_offset(const std::int64_t* offsets, std::int64_t g, std::int6
   if (g == num_entries - 1 && offsets[g] != num_samples) {
     error_report e = make_report(rank_base + static_cast<std::uint64_t>(num_entries), error_code::bad_offsets,
                                  error_field::offsets, g, error_detail::offsets_last);
-    e.value = static_cast<double>(offsets[g]);
-    e.count = static_cast<double>(num_samples);
+    e.number = offsets[g];
+    e.count = num_samples;
     report_error(status, e);
   }
 }

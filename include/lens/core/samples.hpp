@@ -143,7 +143,7 @@ LENS_HD sample_values check_sequence_sample(const sequence_params<Real>& p, std:
     error_report r = make_report(lens_rank, error_code::logprob_above_zero, error_field::logprob_sums, i,
                                  error_detail::sum_over_length);
     r.value = sum;
-    r.count = static_cast<double>(length);
+    r.count = length;
     report_error(status, r);
   } else {
     const double n = static_cast<double>(length);

@@ -59,7 +59,8 @@ struct error_report {
   std::int64_t row = -1;     ///< token path: the row and column of the bad value
   std::int64_t column = -1;
   double value = 0;          ///< the offending value, where the message quotes it
-  double count = 0;          ///< a second number: a response's length, or N
+  std::int64_t number = 0;   ///< an offending integer the message quotes (an offset)
+  std::int64_t count = 0;    ///< a second number: a response's length, or N
 };
 
 /// The device-resident state of one call: the first error and the batch
@@ -171,13 +172,12 @@ inline std::string detail_text(const error_report& r) {
     case error_detail::row_column_value: return row_column + "; value " + std::to_string(r.value);
     case error_detail::value: return "value " + std::to_string(r.value);
     case error_detail::sum_over_length:
-      return "sum " + std::to_string(r.value) + " over " + std::to_string(static_cast<std::int64_t>(r.count)) + " tokens";
+      return "sum " + std::to_string(r.value) + " over " + std::to_string(r.count) + " tokens";
     case error_detail::row_has_no_one: return "row has no 1";
     case error_detail::offsets_first: return "offsets[0] must be 0";
     case error_detail::offsets_decrease: return "decreases";
     case error_detail::offsets_last:
-      return "last offset " + std::to_string(static_cast<std::int64_t>(r.value)) + " does not cover N = " +
-             std::to_string(static_cast<std::int64_t>(r.count));
+      return "last offset " + std::to_string(r.number) + " does not cover N = " + std::to_string(r.count);
     case error_detail::largest_advantage: {
       char text[64];
       std::snprintf(text, sizeof text, "largest |advantage| %.3g", r.value);
