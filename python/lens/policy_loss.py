@@ -63,6 +63,7 @@ DEFAULTS = {
     "loss_scale_factor": 0.0,  # 0 = T
     "global_token_count": 0.0,  # 0 = this batch's tokens
     "global_sequence_count": 0.0,  # 0 = this batch's non-empty rows
+    "row_length_epsilon": 1e-8,  # verl's agg_loss; TRL: 0
     "logprob_tolerance": 1e-4,
 }
 
@@ -96,6 +97,7 @@ def _policy_loss_op(
     loss_scale_factor: float,
     global_token_count: float,
     global_sequence_count: float,
+    row_length_epsilon: float,
     logprob_tolerance: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     lp = _flat(log_prob)
@@ -127,6 +129,7 @@ def _policy_loss_op(
         loss_scale_factor,
         global_token_count,
         global_sequence_count,
+        row_length_epsilon,
         logprob_tolerance,
     )
     loss = metrics[0].to(lp.dtype).clone()
@@ -148,7 +151,7 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_loss, grad_grad, grad_metrics):
     (saved,) = ctx.saved_tensors
-    return (saved * grad_loss,) + (None,) * 23
+    return (saved * grad_loss,) + (None,) * (5 + len(DEFAULTS))  # no gradient for the other inputs and settings
 
 
 _policy_loss_op.register_autograd(_backward, setup_context=_setup_context)

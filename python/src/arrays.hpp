@@ -13,6 +13,7 @@
 
 #include "lens/core/errors.hpp"
 #include "lens/core/half.hpp"
+#include "lens/core/outputs.hpp"
 
 namespace lens_python {
 
@@ -159,6 +160,24 @@ const T* data_of(const Array& a) {
 template <class T>
 T* mutable_data_of(const output_array& a) {
   return static_cast<T*>(a.data());
+}
+
+/// The batch summary as 7 float64 numbers, in the order of summary_fields
+/// (a numpy array: one allocation, no dict).
+inline constexpr const char* summary_fields[7] = {"num_samples",           "num_groups",
+                                           "num_negative_groups",   "num_zero_variance_groups",
+                                           "num_nonzero_advantages", "negative_group_fraction",
+                                           "gradient_sample_fraction"};
+inline nb::ndarray<nb::numpy, double, nb::ndim<1>> summary_array(const lens::batch_summary& s) {
+  double* values = new double[7]{double(s.num_samples),
+                                 double(s.num_groups),
+                                 double(s.num_negative_groups),
+                                 double(s.num_zero_variance_groups),
+                                 double(s.num_nonzero_advantages),
+                                 s.negative_group_fraction,
+                                 s.gradient_sample_fraction};
+  nb::capsule owner(values, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+  return nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {7}, owner);
 }
 
 }  // namespace lens_python

@@ -169,15 +169,7 @@ inline nb::ndarray<nb::numpy, double, nb::ndim<1>> finish_tokens(const lens::cpu
                           lens::span<Real>(mutable_data_of<Real>(token_advantages), n * t));
     });
   });
-  double* values = new double[7]{double(s.num_samples),
-                                 double(s.num_groups),
-                                 double(s.num_negative_groups),
-                                 double(s.num_zero_variance_groups),
-                                 double(s.num_nonzero_advantages),
-                                 s.negative_group_fraction,
-                                 s.gradient_sample_fraction};
-  nb::capsule owner(values, [](void* p) noexcept { delete[] static_cast<double*>(p); });
-  return nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {7}, owner);
+  return summary_array(s);
 }
 
 inline lens::span<std::uint64_t> words_of(output_array& a, const char* argument) {

@@ -77,24 +77,6 @@ nb::dict statistics_arrays(const std::vector<lens::group_statistics>& stats) {
   return out;
 }
 
-/// The batch summary as 7 float64 numbers, in the order of summary_fields
-/// (a numpy array: one allocation, no dict).
-constexpr const char* summary_fields[7] = {"num_samples",           "num_groups",
-                                           "num_negative_groups",   "num_zero_variance_groups",
-                                           "num_nonzero_advantages", "negative_group_fraction",
-                                           "gradient_sample_fraction"};
-nb::ndarray<nb::numpy, double, nb::ndim<1>> summary_array(const lens::batch_summary& s) {
-  double* values = new double[7]{double(s.num_samples),
-                                 double(s.num_groups),
-                                 double(s.num_negative_groups),
-                                 double(s.num_zero_variance_groups),
-                                 double(s.num_nonzero_advantages),
-                                 s.negative_group_fraction,
-                                 s.gradient_sample_fraction};
-  nb::capsule owner(values, [](void* p) noexcept { delete[] static_cast<double*>(p); });
-  return nb::ndarray<nb::numpy, double, nb::ndim<1>>(values, {7}, owner);
-}
-
 template <class Real>
 lens::span<Real> output_view(const std::optional<output_array>& out, const char* argument, element real,
                              std::size_t ndim, std::size_t rows, std::size_t columns) {

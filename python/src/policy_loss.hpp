@@ -79,7 +79,8 @@ inline void policy_loss(input_array logp, input_array old, input_array advantage
                         double tau_pos, double tau_neg, const std::string& kl, double kl_coef,
                         const std::string& is_level, const std::string& is_mode, double is_threshold,
                         double is_threshold_low, const std::string& aggregation, double loss_scale_factor,
-                        double global_token_count, double global_sequence_count, double logprob_tolerance) {
+                        double global_token_count, double global_sequence_count, double row_length_epsilon,
+                        double logprob_tolerance) {
   lens::policy_loss_settings s;
   s.kind = parse_loss_name("kind", kind, loss_kind_names);
   s.clip_ratio_low = clip_ratio_low;
@@ -98,6 +99,7 @@ inline void policy_loss(input_array logp, input_array old, input_array advantage
   s.loss_scale_factor = loss_scale_factor;
   s.global_token_count = global_token_count;
   s.global_sequence_count = global_sequence_count;
+  s.row_length_epsilon = row_length_epsilon;
   s.logprob_tolerance = logprob_tolerance;
 
   const element real = check_array(logp, "log_prob", 2, "float32 or float64", is_real);
@@ -164,7 +166,7 @@ inline void bind_policy_loss(nb::module_& m) {
         nb::arg("clip_ratio_high"), nb::arg("clip_ratio_c"), nb::arg("delta"), nb::arg("tau_pos"),
         nb::arg("tau_neg"), nb::arg("kl"), nb::arg("kl_coef"), nb::arg("is_level"), nb::arg("is_mode"),
         nb::arg("is_threshold"), nb::arg("is_threshold_low"), nb::arg("aggregation"), nb::arg("loss_scale_factor"),
-        nb::arg("global_token_count"), nb::arg("global_sequence_count"), nb::arg("logprob_tolerance"));
+        nb::arg("global_token_count"), nb::arg("global_sequence_count"), nb::arg("row_length_epsilon"), nb::arg("logprob_tolerance"));
 }
 
 }  // namespace lens_python

@@ -12,6 +12,7 @@ import importlib.util
 import itertools
 import sys
 import types
+import zlib
 import warnings
 
 import numpy as np
@@ -116,7 +117,7 @@ def close(a: float, b: float, rel: float = REL, abs_tol: float = 1e-12) -> bool:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("agg", AGGS)
 def test_every_mode_matches_verl(kind, agg):
-    rng = np.random.default_rng(abs(hash((kind, agg))) % (1 << 32))
+    rng = np.random.default_rng(zlib.crc32(repr((kind, agg)).encode()))
     for case, (kl, (is_level, is_threshold)) in enumerate(itertools.product(KLS, IS)):
         if kind == "sapo" and agg != "seq-mean-token-mean":
             continue  # verl's sapo always aggregates seq-mean-token-mean

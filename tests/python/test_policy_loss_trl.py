@@ -72,7 +72,8 @@ def trl_is_ratio(old, sampling, mask, mode, clip_max, clip_min):
 
 
 def lens_settings(loss_type, epsilon, epsilon_high, delta, n, max_len, num_items):
-    base = dict(clip_ratio_low=epsilon, clip_ratio_high=epsilon_high)
+    # TRL divides a row by its token count clamped at 1, with no 1e-8 (verl's agg_loss adds one)
+    base = dict(clip_ratio_low=epsilon, clip_ratio_high=epsilon_high, row_length_epsilon=0.0)
     if loss_type in ("grpo", "bnpo", "dr_grpo", "dapo"):
         base.update(kind="two_sided", delta=delta or 0.0)
     if loss_type == "grpo":

@@ -59,7 +59,7 @@ inline double agg(const std::vector<double>& mat, const loss_batch& b, const len
     for (std::size_t c = 0; c < t; ++c) { row += mat[i * t + c] * b.mask[i * t + c]; len += b.mask[i * t + c]; }
     if (len <= 0) continue;
     seqs += 1;
-    total += s.aggregation == A::seq_mean_token_mean ? row / len : row;
+    total += s.aggregation == A::seq_mean_token_mean ? row / (len + s.row_length_epsilon) : row;
   }
   double d = s.global_sequence_count > 0 ? s.global_sequence_count : seqs;
   if (s.aggregation == A::seq_mean_token_sum_norm)

@@ -106,6 +106,7 @@ struct policy_loss_settings {
   double loss_scale_factor = 0.0;      ///< verl loss_scale_factor (None = T, the mask's width); Dr. GRPO / TRL dr_grpo: max_completion_length. >= 0
   double global_token_count = 0.0;     ///< token_mean divisor; 0 = this batch's unmasked tokens. verl batch_num_tokens / dp_size; TRL dapo: num_items_in_batch / num_processes. >= 0
   double global_sequence_count = 0.0;  ///< seq-mean divisor; 0 = this batch's rows with a token. verl global_batch_size / dp_size; TRL grpo/dr_grpo: N. >= 0
+  double row_length_epsilon = 1e-8;    ///< seq-mean-token-mean divides a row by L_i + this: verl agg_loss 1e-8; TRL (clamp(min=1)) 0. >= 0
 
   // --- input checks
   double logprob_tolerance = 1e-4;  ///< log-probabilities up to this above 0 are accepted (used as given)
@@ -158,6 +159,7 @@ struct policy_loss_params {
   double is_upper = 2.0, is_lower = 0.0;  ///< applied bounds (is_lower 0 = none)
   double is_metric_lower = 0.5;           ///< lower bound the fraction metric counts against
   double divisor = 1.0;                   ///< tokens (token_mean), sequences, or sequences x scale factor
+  double row_length_epsilon = 1e-8;       ///< added to L_i in seq_mean_token_mean (verl's 1e-8)
 };
 
 inline constexpr double log_ratio_bound = 20.0;   ///< verl's clamp of log(pi / pi_old) (and SAFETY_BOUND)
@@ -343,7 +345,9 @@ LENS_HD LENS_LOSS_INLINE T rollout_weight(const policy_loss_params& p, T log_rat
 /// The aggregation weight of one row before the batch divisor: 1 / L_i for
 /// seq_mean_token_mean, else 1.
 LENS_HD double row_weight(const policy_loss_params& p, double row_tokens) {
-  return static_cast<loss_aggregation>(p.aggregation) == loss_aggregation::seq_mean_token_mean ? 1.0 / row_tokens : 1.0;
+  return static_cast<loss_aggregation>(p.aggregation) == loss_aggregation::seq_mean_token_mean
+             ? 1.0 / (row_tokens + p.row_length_epsilon)
+             : 1.0;
 }
 
 /// The batch divisor, from the batch's counts and the caller's global counts.
@@ -378,6 +382,7 @@ inline policy_loss_params make_policy_loss_params(const policy_loss_settings& s)
   p.delta = s.delta;
   p.tau_pos = s.tau_pos;
   p.tau_neg = s.tau_neg;
+  p.row_length_epsilon = s.row_length_epsilon;
   p.kl_coef = s.kl == kl_kind::none ? 0.0 : s.kl_coef;
   p.is_upper = s.is_threshold;
   p.is_lower = s.is_threshold_low;
@@ -552,6 +557,8 @@ inline void validate_policy_loss_settings(const policy_loss_settings& s) {
   check_loss_setting(finite(s.is_threshold) && s.is_threshold > 0, "is_threshold", s.is_threshold, "finite and > 0");
   check_loss_setting(finite(s.is_threshold_low) && s.is_threshold_low >= 0 && s.is_threshold_low < s.is_threshold,
                      "is_threshold_low", s.is_threshold_low, "in [0, is_threshold)");
+  check_loss_setting(finite(s.row_length_epsilon) && s.row_length_epsilon >= 0, "row_length_epsilon",
+                     s.row_length_epsilon, "finite and >= 0");
   check_loss_setting(finite(s.loss_scale_factor) && s.loss_scale_factor >= 0, "loss_scale_factor",
                      s.loss_scale_factor, "finite and >= 0 (0 = T)");
   check_loss_setting(finite(s.global_token_count) && s.global_token_count >= 0, "global_token_count",
