@@ -44,11 +44,14 @@ build() {
   mkdir -p "$dir"
   local cuda_include
   cuda_include=$(dirname "$(command -v nvcc)")/../include
+  local catch_flags=()
+  # -isystem /usr/include would break the standard headers' #include_next
+  [[ "$catch" != /usr/include ]] && catch_flags=(-isystem "$catch")
   local nvcc_flags=(-std=c++17 -O3 "-gencode=arch=compute_${arch},code=sm_${arch}" --expt-relaxed-constexpr
-                    -Xcompiler=-Wall,-Wextra -Iinclude -Itests -isystem "$catch")
+                    -Xcompiler=-Wall,-Wextra -Iinclude -Itests "${catch_flags[@]}")
   echo "gpu-check: building for sm_${arch} in $dir"
   local t0=$(date +%s)
-  g++ -std=c++17 -O2 -isystem "$catch" -isystem "$cuda_include" -c tests/cuda/gpu_main.cpp -o "$dir/gpu_main.o" &
+  g++ -std=c++17 -O2 "${catch_flags[@]}" -isystem "$cuda_include" -c tests/cuda/gpu_main.cpp -o "$dir/gpu_main.o" &
   local main_job=$!
   nvcc "${nvcc_flags[@]}" -c tests/cuda/test_cuda.cu -o "$dir/test_cuda.o" &
   local test_job=$!

@@ -33,10 +33,10 @@ struct cub_id_grouping {
   std::size_t cub_temp_bytes = 0;
 };
 
-/// The int64 entries the grouping needs: 11 N + 2 (sorted ids, order,
+/// The int64 entries the grouping needs: 10 N + 2 (sorted ids, order,
 /// position groups, offsets N + 1, count 1, group ids, statistics slots,
 /// scratch 2 N, iota, sorted slots).
-inline std::size_t id_grouping_entries(std::size_t n) { return 11 * n + 2; }
+inline std::size_t id_grouping_entries(std::size_t n) { return 10 * n + 2; }
 
 /// CUB's temporary storage for the three device-wide calls (they run one
 /// after another on one stream, so they share it).
