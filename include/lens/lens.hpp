@@ -1,5 +1,5 @@
-// lens/lens.hpp: the one header a trainer includes. GRPO-family and LENS
-// advantages on the CPU, with no dependency; the CUDA backend lives in
+// lens/lens.hpp: the one header a trainer includes. GRPO-family, LENS and
+// REINFORCE++ advantages and the policy losses on the CPU, with no dependency; the CUDA backend lives in
 // lens/cuda/, the Thrust path in lens/thrust/, the LibTorch adapter in
 // lens/torch.hpp, the MATH reward in lens/math.hpp, lens::as_span of Eigen
 // objects in lens/eigen.hpp (needs Eigen).
@@ -12,6 +12,8 @@
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
 #include "lens/cpu/advantages.hpp"
+#include "lens/cpu/policy_loss.hpp"  // lens::compute_policy_loss
+#include "lens/cpu/reinforce.hpp"    // REINFORCE++ (verl)
 #include "lens/version.hpp"
 
 namespace lens {
