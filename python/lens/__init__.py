@@ -12,7 +12,6 @@ The algorithm: docs/ALGORITHM.md in the repository.
 """
 
 from ._lens import version as __version__
-from . import policy_loss  # the fused PPO-clip family: lens.policy_loss.policy_loss(...)
 from .advantages import (
     AdvantageResult,
     compute_advantages,
@@ -34,3 +33,14 @@ __all__ = [
     "make_settings",
     "presets",
 ]
+
+
+def __getattr__(name: str):
+    """Submodules that need torch load on first use, so `import lens` works
+    with numpy alone: lens.policy_loss (the fused PPO-clip family), lens.ops,
+    lens.verl, lens.trl, lens.distributed."""
+    if name in ("policy_loss", "ops", "verl", "trl", "distributed"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'lens' has no attribute {name!r}")
