@@ -184,3 +184,20 @@ def test_half_log_prob_above_zero_is_named(rng):
     low[0, 0] = 0.5
     with pytest.raises(ValueError, match=r"lens: logprobs\[0\] is a log-probability above 0 .*value 0.5"):
         lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, low)
+
+
+def test_out_writes_into_the_callers_buffers(rng):
+    batch = make_batch(rng)
+    n, t = batch.response_mask.shape
+    fresh = lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, batch.old_log_probs)
+    advantages, token_advantages = torch.full((n,), 7.0), torch.full((n, t), 7.0)
+    out = lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, batch.old_log_probs,
+                                  out=(advantages, token_advantages))
+    assert out.advantages is advantages and out.token_advantages is token_advantages
+    assert torch.equal(advantages, fresh.advantages) and torch.equal(token_advantages, fresh.token_advantages)
+    with pytest.raises(ValueError, match=r"lens: token_advantages has shape \(.*\) but its dimension 1 must be"):
+        lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, batch.old_log_probs,
+                                out=(torch.empty(n), torch.empty(n, t + 1)))
+    with pytest.raises(ValueError, match="lens: advantages has dtype float64 but the rewards are float32"):
+        lens.compute_advantages(batch.token_level_rewards, batch.response_mask, batch.uid, batch.old_log_probs,
+                                out=(torch.empty(n, dtype=torch.float64), torch.empty(n, t)))
