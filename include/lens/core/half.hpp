@@ -11,6 +11,18 @@
 #include <cstring>
 
 namespace lens {
+namespace detail {
+inline float float_from_bits(std::uint32_t f) {
+  float out;
+  std::memcpy(&out, &f, sizeof out);
+  return out;
+}
+inline std::uint32_t bits_from_float(float value) {
+  std::uint32_t f;
+  std::memcpy(&f, &value, sizeof f);
+  return f;
+}
+}  // namespace detail
 
 /// IEEE 754 binary16.
 struct float16 {
@@ -39,14 +51,11 @@ struct float16 {
       }
       f = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
     }
-    float out;
-    std::memcpy(&out, &f, sizeof out);
-    return out;
+    return detail::float_from_bits(f);
   }
 
   static std::uint16_t from_float(float value) {
-    std::uint32_t f;
-    std::memcpy(&f, &value, sizeof f);
+    const std::uint32_t f = detail::bits_from_float(value);
     const std::uint16_t sign = static_cast<std::uint16_t>((f >> 16) & 0x8000u);
     const std::uint32_t exponent = (f >> 23) & 0xffu;
     std::uint32_t mantissa = f & 0x7fffffu;
@@ -75,16 +84,10 @@ struct bfloat16 {
 
   bfloat16() = default;
   explicit bfloat16(float value) : bits(from_float(value)) {}
-  operator float() const {
-    const std::uint32_t f = static_cast<std::uint32_t>(bits) << 16;
-    float out;
-    std::memcpy(&out, &f, sizeof out);
-    return out;
-  }
+  operator float() const { return detail::float_from_bits(static_cast<std::uint32_t>(bits) << 16); }
 
   static std::uint16_t from_float(float value) {
-    std::uint32_t f;
-    std::memcpy(&f, &value, sizeof f);
+    std::uint32_t f = detail::bits_from_float(value);
     if ((f & 0x7f800000u) == 0x7f800000u && (f & 0x7fffffu)) return static_cast<std::uint16_t>((f >> 16) | 0x40u);
     f += 0x7fffu + ((f >> 16) & 1u);  // round to nearest even
     return static_cast<std::uint16_t>(f >> 16);
