@@ -63,6 +63,26 @@ const std::vector<scored_output>& outputs(const std::string& kind) {
   return cache.back().second;
 }
 
+/// The timed loop every reward benchmark runs: lens::math::reward over the
+/// items, checks and bytes a second, and the fraction scored correct.
+template <class Items>
+void time_rewards(benchmark::State& state, const Items& items) {
+  double correct = 0;
+  std::size_t bytes = 0;
+  for (const auto& item : items) bytes += item.output.size();
+  for (auto _ : state) {
+    correct = 0;
+    for (const auto& item : items) {
+      const float r = lens::math::reward(item.output, item.reference);
+      benchmark::DoNotOptimize(r);
+      correct += r;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+  state.counters["fraction_correct"] = correct / static_cast<double>(items.size());
+}
+
 void run(benchmark::State& state, const std::string& kind) {
   const std::vector<scored_output>* data = nullptr;
   try {
@@ -71,20 +91,7 @@ void run(benchmark::State& state, const std::string& kind) {
     state.SkipWithError(error.what());
     return;
   }
-  double correct = 0;
-  std::size_t bytes = 0;
-  for (const auto& item : *data) bytes += item.output.size();
-  for (auto _ : state) {
-    correct = 0;
-    for (const auto& item : *data) {
-      const float r = lens::math::reward(item.output, item.reference);
-      benchmark::DoNotOptimize(r);
-      correct += r;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(data->size()));
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
-  state.counters["fraction_correct"] = correct / static_cast<double>(data->size());
+  time_rewards(state, *data);
 }
 
 void BM_reward_correct(benchmark::State& state) { run(state, "correct"); }
@@ -105,17 +112,7 @@ void BM_reward_mixed(benchmark::State& state) {
       return;
     }
   }
-  double correct = 0;
-  for (auto _ : state) {
-    correct = 0;
-    for (const auto& item : mixed) {
-      const float r = lens::math::reward(item.output, item.reference);
-      benchmark::DoNotOptimize(r);
-      correct += r;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(mixed.size()));
-  state.counters["fraction_correct"] = correct / static_cast<double>(mixed.size());
+  time_rewards(state, mixed);
 }
 
 const std::vector<scored_output>& short_mix() {
@@ -141,17 +138,7 @@ void BM_reward_short_mix(benchmark::State& state) {
     state.SkipWithError(error.what());
     return;
   }
-  double correct = 0;
-  for (auto _ : state) {
-    correct = 0;
-    for (const auto& item : *data) {
-      const float r = lens::math::reward(item.output, item.reference);
-      benchmark::DoNotOptimize(r);
-      correct += r;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(data->size()));
-  state.counters["fraction_correct"] = correct / static_cast<double>(data->size());
+  time_rewards(state, *data);
 }
 
 void BM_reward_expressions(benchmark::State& state) {
@@ -165,17 +152,7 @@ void BM_reward_expressions(benchmark::State& state) {
       {"\\boxed{2x}", "x^2"},                          {"\\boxed{x}", "\\sqrt{x^2}"},
       {"\\boxed{y = 2x - 3}", "y = 2x + 3"},           {"\\boxed{x > 1}", "x < 1"},
   };
-  double correct = 0;
-  for (auto _ : state) {
-    correct = 0;
-    for (const auto& item : pairs) {
-      const float r = lens::math::reward(item.output, item.reference);
-      benchmark::DoNotOptimize(r);
-      correct += r;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(pairs.size()));
-  state.counters["fraction_correct"] = correct / static_cast<double>(pairs.size());
+  time_rewards(state, pairs);
 }
 
 void BM_is_equivalent_answers(benchmark::State& state) {
