@@ -47,6 +47,16 @@ class Pair:
         return (self.kind, self.reference, self.form)
 
 
+
+def terminates(value: Fraction) -> bool:
+    """Whether the fraction has a finite decimal expansion (denominator 2^a 5^b)."""
+    d = value.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    return d == 1
+
 def built_verdicts_programs() -> list[Path]:
     """lens_math_verdicts in the build folders of the checkout, Release builds
     first (a sanitizer build is slow to time), then the newest first."""
@@ -96,12 +106,7 @@ def rewrites(answer: str) -> list[tuple[str, str]]:
         sign, num, den = parts
         out.append(("frac-slash", f"{sign}{num}/{den}"))
         value = Fraction(num, den)
-        d = value.denominator
-        while d % 2 == 0:
-            d //= 2
-        while d % 5 == 0:
-            d //= 5
-        if d == 1 and value.denominator != 1:
+        if terminates(value) and value.denominator != 1:
             decimal = f"{float(value):.10f}".rstrip("0")
             out.append(("terminating-decimal", f"{sign}{decimal}"))
     if "\\frac" in answer and "\\dfrac" not in answer:
@@ -289,12 +294,7 @@ def rounded(answer: str) -> list[str]:
         return []
     sign, num, den = parts
     value = Fraction(num, den)
-    d = value.denominator
-    while d % 2 == 0:
-        d //= 2
-    while d % 5 == 0:
-        d //= 5
-    if d == 1:
+    if terminates(value):
         return []  # terminating: the decimal is exact
     return [f"{sign}{float(value):.6f}"]
 
