@@ -7,9 +7,9 @@
 //      of D_imp, mergeable so a warp or a block can combine partial results;
 //      log_difficulty() turns it into log D.
 //   2. shaped_score() per sample (LENS: the calibrated reward r~, otherwise the
-//      score itself), accumulated into score_moments (Welford in double,
-//      mergeable with Chan's rule); make_transform() turns the moments into a
-//      centre and a scale.
+//      score itself), accumulated into score_moments (Welford in double, or
+//      the CPU engine's blocked two-pass sums; mergeable with Chan's rule);
+//      make_transform() turns the moments into a centre and a scale.
 //   3. advantage() = (score - centre) * scale, or exactly 0.
 #pragma once
 
@@ -109,12 +109,20 @@ struct confidence_summary {
   double lse_sum = 0;
 };
 
+/// A correct sample's term in D_imp's log-sum-exp: log r_i - log p_i. T is
+/// double or the CPU engine's packet of four (lens/cpu/packet.hpp, whose log
+/// argument-dependent lookup finds).
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T importance_term(const T& reward, const T& log_prob) {
+  return log(reward) - log_prob;
+}
+
 LENS_HD void add(confidence_summary& s, double reward, double log_conf, double log_prob) {
   s.count += 1;
   s.max_log_confidence = log_conf > s.max_log_confidence ? log_conf : s.max_log_confidence;
   if (reward > 0) {
     s.num_correct += 1;
-    const double term = log(reward) - log_prob;
+    const double term = importance_term(reward, log_prob);
     if (term > s.lse_max) {
       s.lse_sum = s.lse_sum * exp(s.lse_max - term) + 1.0;
       s.lse_max = term;
@@ -170,11 +178,18 @@ LENS_HD double penalty_weight(const advantage_settings& settings, double group_s
 
 /// LENS's calibrated reward r~ = r - (1 - r) * weight * pbar / (D - pbar).
 /// The ratio depends only on u = exp(log pbar - log D) in (0, 1/floor_factor],
-/// as u / (1 - u), which never underflows to 0/0.
-LENS_HD double calibrated_reward(double reward, double log_conf, double log_diff, double weight) {
-  const double u = exp(log_conf - log_diff);
-  const double ratio = u / (1.0 - u);
-  return reward - (1.0 - reward) * weight * ratio;
+/// as u / (1 - u), which never underflows to 0/0. T: double, or the CPU
+/// engine's packet of four samples (its exp by argument-dependent lookup).
+/// (No local of type T in these templates: nvcc rejects a vector variable in
+/// the device copy it compiles of every instantiation.)
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T odds(const T& u) {
+  return u / (1.0 - u);
+}
+
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T calibrated_reward(const T& reward, const T& log_conf, double log_diff, double weight) {
+  return reward - (1.0 - reward) * weight * odds(exp(log_conf - log_diff));
 }
 
 /// Everything step 2 needs to shape one group's scores.
@@ -253,8 +268,15 @@ LENS_HD group_transform make_transform(const score_moments& m, const group_shape
   return t;
 }
 
+/// (shaped - centre) * scale: an advantage in a group whose transform is not
+/// zero. T: double, or the CPU engine's packet of four samples.
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T scaled_advantage(const group_transform& t, const T& shaped) {
+  return (shaped - t.centre) * t.scale;
+}
+
 LENS_HD double advantage(const group_transform& t, double shaped) {
-  return t.zero ? 0.0 : (shaped - t.centre) * t.scale;
+  return t.zero ? 0.0 : scaled_advantage(t, shaped);
 }
 
 /// A token's advantage, A_i * mask_it, as verl's `adv.unsqueeze(-1) * mask`

@@ -3,8 +3,9 @@
 // statistics become the local samples' advantages. Nothing here is new math:
 // a partial is the confidence_summary and score_moments of group_math.hpp over
 // the rank's own samples, merged with their merge() (Chan's rule, the
-// log-sum-exp rescale), and the finish step is make_shape, shaped_score,
-// make_transform and advantage, as in the single-process engine.
+// log-sum-exp rescale); each rank measures its part of a group with the
+// single-process engine's kernels (lens/cpu/group_kernels.hpp), and the finish
+// step is make_shape, make_transform and the engine's write pass.
 //
 // A distributed call is one or two exchanges of fixed-size records:
 //   GRPO, Dr. GRPO, RLOO, batch std: one exchange of {id, check, num_correct,
@@ -58,24 +59,6 @@ LENS_HD group_partial merge(const group_partial& a, const group_partial& b, bool
   r.confidence = merge_confidence(a.confidence, b.confidence, is_lens);
   r.moments = merge(a.moments, b.moments);
   return r;
-}
-
-/// Adds one sample to a rank's partial of its group, as the single-process
-/// engine does (LENS: step 1 only, the moments follow once D is known).
-LENS_HD void add_sample(group_partial& p, double score, double log_conf, double log_prob, bool is_lens) {
-  if (is_lens) {
-    add(p.confidence, score, log_conf, log_prob);
-  } else {
-    p.confidence.count += 1;
-    p.confidence.num_correct += score > 0;
-    add(p.moments, score);
-  }
-}
-
-/// The advantage of a local sample from its group's merged statistics.
-LENS_HD double finish_sample(const group_shape& shape, const group_transform& transform, double score,
-                             double log_conf) {
-  return advantage(transform, shaped_score(shape, score, shape.calibrate ? log_conf : 0.0));
 }
 
 // ------------------------------------------------------------------ records

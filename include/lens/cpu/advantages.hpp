@@ -25,7 +25,6 @@
 #include "lens/core/views.hpp"
 #include "lens/cpu/engine.hpp"
 #include "lens/cpu/rows.hpp"
-#include "lens/cpu/groups.hpp"
 
 namespace lens {
 namespace cpu {
@@ -39,6 +38,32 @@ void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_s
   core::device_status status;
   for (std::int64_t i = 0; i < p.num_samples; ++i) core::check_sequence_sample(p, i, settings, &status);
   core::throw_if_error(status);
+}
+
+/// Whether core::check_sequence_sample might reject some sample: a branch-free
+/// screen the compiler vectorises, true for every input the rule rejects
+/// (and for no valid one, but that is not relied on). TRL's NaN rule skips
+/// the checks of a left-out sample, so under it the rule runs directly.
+template <class Real>
+bool might_reject(const sequence_inputs<Real>& in, const advantage_settings& settings) {
+  if (settings.skip_nan_scores) return true;
+  const std::size_t n = in.scores.size();
+  const Real* scores = in.scores.data();
+  bool bad = false;
+  if (settings.kind != estimator::lens) {
+    for (std::size_t i = 0; i < n; ++i) bad |= !(scores[i] - scores[i] == Real(0));  // NaN or infinite
+    return bad;
+  }
+  const Real* sums = in.logprob_sums.data();
+  const std::int64_t* lengths = in.response_lengths.data();
+  const double tolerance = settings.logprob_tolerance;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double sum = static_cast<double>(sums[i]);
+    bad |= !(scores[i] >= Real(0) && scores[i] <= Real(1));
+    bad |= lengths[i] < 1;
+    bad |= !(sum > -HUGE_VAL && sum <= tolerance * static_cast<double>(lengths[i]));
+  }
+  return bad;
 }
 
 /// Reads every row once (the validating pass), with the fast scans of
@@ -110,13 +135,11 @@ batch_summary compute_advantages(const sequence_inputs<Real>& inputs, const Layo
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_sequence_call(inputs, settings, advantages);
   const std::size_t n = inputs.scores.size();
-  detail::validate_sequence_inputs(inputs, settings);
-  return detail::with_groups(groups, n, [&](const auto& group_view) {
-    const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
-                                                 inputs.response_lengths.data(), settings.difficulty_source,
-                                                 settings.skip_nan_scores};
-    return detail::run_groups(group_view, samples, n, advantages.data(), settings, group_stats);
-  });
+  if (detail::might_reject(inputs, settings)) detail::validate_sequence_inputs(inputs, settings);
+  const detail::caller_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
+                                             inputs.response_lengths.data(), settings.difficulty_source,
+                                             settings.skip_nan_scores};
+  return detail::run_layout(groups, n, samples, advantages.data(), settings, group_stats);
 }
 
 /// Advantages from token-level inputs ([N x T], verl's layout). Writes one
@@ -130,19 +153,16 @@ batch_summary compute_advantages(const token_inputs<Real, Mask, Reward>& inputs,
                                  std::vector<group_statistics>* group_stats = nullptr) {
   core::check_token_call(inputs, settings, advantages, token_advantages);
   const std::size_t n = inputs.num_samples, t = inputs.num_tokens;
-  const std::vector<core::sample_values> rows = detail::reduce_rows(inputs, settings, !token_advantages.empty());
-  return detail::with_groups(groups, n, [&](const auto& group_view) {
-    std::vector<Out> scratch;
-    Out* per_sample = advantages.data();
-    if (advantages.empty()) {
-      scratch.resize(n);
-      per_sample = scratch.data();
-    }
-    const detail::reduced_samples samples{rows.data()};
-    const batch_summary summary = detail::run_groups(group_view, samples, n, per_sample, settings, group_stats);
-    if (!token_advantages.empty()) detail::broadcast_rows(token_advantages.data(), inputs.mask, per_sample, n, t);
-    return summary;
-  });
+  const detail::row_values rows(detail::reduce_rows(inputs, settings, !token_advantages.empty()));
+  std::vector<Out> scratch;
+  Out* per_sample = advantages.data();
+  if (advantages.empty()) {
+    scratch.resize(n);
+    per_sample = scratch.data();
+  }
+  const batch_summary summary = detail::run_layout(groups, n, rows.samples(), per_sample, settings, group_stats);
+  if (!token_advantages.empty()) detail::broadcast_rows(token_advantages.data(), inputs.mask, per_sample, n, t);
+  return summary;
 }
 
 }  // namespace cpu

@@ -81,9 +81,9 @@ class distributed_batch {
     core::check_sequence_call(inputs, settings, span<Real>(nullptr, inputs.scores.size()));
     check_supported(settings);
     const std::size_t n = inputs.scores.size();
-    detail::validate_sequence_inputs(inputs, settings);
-    const detail::sequence_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
-                                                 inputs.response_lengths.data(), settings.difficulty_source, false};
+    if (detail::might_reject(inputs, settings)) detail::validate_sequence_inputs(inputs, settings);
+    const detail::caller_samples<Real> samples{inputs.scores.data(), inputs.logprob_sums.data(),
+                                               inputs.response_lengths.data(), settings.difficulty_source, false};
     build(samples, n, groups, checks, kind, sizeof(Real));
   }
 
@@ -98,9 +98,8 @@ class distributed_batch {
     core::check_token_call(inputs, settings, span<Real>{}, span<Real>{});
     check_supported(settings);
     const std::size_t n = inputs.num_samples;
-    rows_ = detail::reduce_rows(inputs, settings, validate_mask && inputs.mask != nullptr);
-    const detail::reduced_samples samples{rows_.data()};
-    build(samples, n, groups, checks, kind, sizeof(Real));
+    const detail::row_values rows(detail::reduce_rows(inputs, settings, validate_mask && inputs.mask != nullptr));
+    build(rows.samples(), n, groups, checks, kind, sizeof(Real));
   }
 
   /// A rank that could not build its batch (its input was rejected): it
@@ -195,23 +194,19 @@ class distributed_batch {
     core::check_size("advantages", advantages.size(), num_samples_);
     if (batch_real_bytes_ == sizeof(float)) detail::check_advantages_fit<float>(moments_, shapes_, settings_, batch_std_);
     else detail::check_advantages_fit<double>(moments_, shapes_, settings_, batch_std_);
-    const bool is_lens = settings_.kind == estimator::lens;
-    std::vector<core::group_transform> transforms(local_.size());
+    std::vector<core::group_shape> local_shapes(local_.size());
+    std::vector<core::score_moments> local_moments(local_.size());
     for (std::size_t g = 0; g < local_.size(); ++g) {
-      const std::size_t global = global_of_local_[g];
-      transforms[g] = core::make_transform(moments_[global], shapes_[global], settings_, batch_std_);
+      local_shapes[g] = shapes_[global_of_local_[g]];
+      local_moments[g] = moments_[global_of_local_[g]];
     }
     batch_summary summary;
     summary.num_samples = num_samples_;
     summary.num_groups = moments_.size();
-    for (std::size_t i = 0; i < num_samples_; ++i) {
-      const std::size_t g = static_cast<std::size_t>(numbering_.group[i]);
-      const std::size_t global = global_of_local_[g];
-      const Real a = static_cast<Real>(
-          core::finish_sample(shapes_[global], transforms[g], scores_[i], is_lens ? log_conf_[i] : 0.0));
-      advantages[i] = a;
-      summary.num_nonzero_advantages += a != Real(0);
-    }
+    const std::int64_t* order = gathered_.order.data();
+    summary.num_nonzero_advantages = static_cast<std::size_t>(detail::write_groups<Real>(
+        gathered_.view(), gathered_.samples(), local_shapes, local_moments, shaped_.data(), settings_, batch_std_,
+        [&](std::size_t first) { return detail::scatter_sink<Real>{advantages.data(), order + first}; }));
     if (group_stats) group_stats->resize(moments_.size());
     for (std::size_t g = 0; g < moments_.size(); ++g)
       detail::record_group(summary, group_stats, g, ids_[g], static_cast<std::int64_t>(confidence_[g].num_correct),
@@ -273,11 +268,7 @@ class distributed_batch {
     numbering_ = number_groups(groups.ids.data(), n);
     local_.assign(numbering_.num_groups(), core::group_partial{});
     std::vector<bool> seen(local_.size(), false);
-    scores_.resize(n);
-    if (is_lens) log_conf_.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + detail::prefetch_distance < n)  // the partial sample i + distance will update, as the engine does
-        detail::prefetch(&local_[static_cast<std::size_t>(numbering_.group[i + detail::prefetch_distance])]);
       const std::size_t g = static_cast<std::size_t>(numbering_.group[i]);
       core::group_partial& p = local_[g];
       const std::int64_t check = checks.empty() ? 0 : checks[i];
@@ -289,11 +280,34 @@ class distributed_batch {
         raise(error_code::size_mismatch, "index", static_cast<std::int64_t>(i),
               "two different group keys hash to the same 64-bit id; rename one");
       }
-      scores_[i] = samples.score(i);
-      const double log_conf = is_lens ? samples.log_confidence(i) : 0.0;
-      if (is_lens) log_conf_[i] = log_conf;
-      core::add_sample(p, scores_[i], log_conf, is_lens ? samples.log_probability(i) : 0.0, is_lens);
     }
+    // The local samples group by group, in the single-process engine's
+    // member order, measured by its kernels: a group wholly on this rank
+    // gets the single-process bits.
+    gathered_ = detail::gather_groups(numbering_.group.data(), local_.size(), n, samples, is_lens);
+    const core::offset_group_view view = gathered_.view();
+    const double* scores = gathered_.scores.data();
+    std::size_t largest = 0;
+    for (std::size_t g = 0; g < local_.size(); ++g)
+      largest = std::max(largest, static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g)) -
+                                                           view.begin(static_cast<std::int64_t>(g))));
+    std::vector<double> terms(is_lens ? largest : 0);
+    detail::with_best_isa([&]() LENS_CPU_KERNEL {
+      for (std::size_t g = 0; g < local_.size(); ++g) {
+        const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+        const std::size_t count = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
+        core::group_partial& p = local_[g];
+        if (is_lens) {
+          p.confidence = detail::measure_confidence(scores + first, gathered_.log_conf.data() + first,
+                                                    gathered_.log_prob.data() + first, count, terms.data());
+        } else {
+          const detail::blocked_moments b = detail::measure_scores(scores + first, count);
+          p.confidence.count = static_cast<double>(count);
+          p.confidence.num_correct = static_cast<double>(b.num_positive);
+          p.moments = b.moments;
+        }
+      }
+    });
   }
 
   template <class Header>
@@ -380,14 +394,24 @@ class distributed_batch {
     }
     merged_ = 1;
     if (is_lens) {
-      // The second exchange: the moments of the local shaped scores r~, in
-      // sample order as the single-process engine adds them.
-      for (auto& p : local_) p.moments = core::score_moments{};
-      for (std::size_t i = 0; i < num_samples_; ++i) {
-        const std::size_t g = static_cast<std::size_t>(numbering_.group[i]);
-        const core::group_shape& shape = shapes_[global_of_local_[g]];
-        core::add(local_[g].moments, core::shaped_score(shape, scores_[i], shape.calibrate ? log_conf_[i] : 0.0));
-      }
+      // The second exchange: the moments of the local shaped scores r~, by
+      // the single-process engine's kernels.
+      const core::offset_group_view view = gathered_.view();
+      const double* scores = gathered_.scores.data();
+      shaped_.resize(gathered_.order.size());
+      detail::with_best_isa([&]() LENS_CPU_KERNEL {
+        for (std::size_t g = 0; g < local_.size(); ++g) {
+          const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+          const std::size_t count = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
+          const core::group_shape& shape = shapes_[global_of_local_[g]];
+          if (shape.calibrate) {
+            detail::calibrate(scores + first, gathered_.log_conf.data() + first, count, shape, shaped_.data() + first);
+            local_[g].moments = detail::measure_scores(shaped_.data() + first, count).moments;
+          } else {
+            local_[g].moments = detail::measure_scores(scores + first, count).moments;
+          }
+        }
+      });
     } else {
       batch_std_ = detail::batch_standard_deviation(moments_, settings_);
     }
@@ -418,10 +442,10 @@ class distributed_batch {
   std::size_t num_samples_ = 0;
   id_kind kind_ = id_kind::none;
   std::size_t real_bytes_ = 0;
-  std::vector<core::sample_values> rows_;
   id_numbering numbering_;
   std::vector<core::group_partial> local_;
-  std::vector<double> scores_, log_conf_;
+  detail::gathered_groups gathered_;  ///< the local samples group by group
+  std::vector<double> shaped_;        ///< LENS: r~ per gathered position (calibrated groups)
   // After the first merge: the batch's groups in single-process order.
   std::size_t merged_ = 0;
   std::size_t total_samples_ = 0, max_groups_ = 0, batch_real_bytes_ = sizeof(double);

@@ -1,5 +1,16 @@
-// lens/cpu/engine.hpp: runs the per-group math of lens/core/group_math.hpp over
-// validated inputs on the host. Inner code: it trusts its inputs.
+// lens/cpu/engine.hpp: runs the per-group math of lens/core/group_math.hpp
+// over validated inputs on the host. Inner code: it trusts its inputs.
+//
+// Two passes over groups whose members are contiguous:
+//   1. measure: each group's confidence (LENS), shape and moments, by the
+//      blocked kernels of lens/cpu/group_kernels.hpp;
+//   2. write: once every group is known to fit the output type, each
+//      member's advantage.
+// Contiguous layouts (fixed, offsets) are read in place. The ids layout, and
+// any layout with scores that TRL's NaN rule leaves out, is first gathered
+// group by group (a counting sort by dense group number), then runs the same
+// passes and scatters its advantages back; a group's members keep the
+// caller's order, so every layout gives the same bits for the same groups.
 #pragma once
 
 #include <algorithm>
@@ -12,24 +23,30 @@
 
 #include "lens/core/errors.hpp"
 #include "lens/core/group_math.hpp"
+#include "lens/core/groups.hpp"
 #include "lens/core/samples.hpp"
 #include "lens/core/settings.hpp"
 #include "lens/core/views.hpp"
-#include "lens/cpu/groups.hpp"
+#include "lens/cpu/dispatch.hpp"
+#include "lens/cpu/group_index.hpp"
+#include "lens/cpu/group_kernels.hpp"
 
 namespace lens {
 namespace cpu {
 namespace detail {
 
-/// Per-sample values read straight from caller buffers (sequence inputs).
+// ------------------------------------------------------------------ samples
+
+/// Per-sample inputs read straight from the caller's buffers (sequence level).
 /// logprob_sums and lengths are read only for LENS.
 template <class Real>
-struct sequence_samples {
+struct caller_samples {
   const Real* scores;
   const Real* logprob_sums;
   const std::int64_t* lengths;
   difficulty_probability source;
   bool skip_nan_scores;
+  const Real* score_data() const { return scores; }
   double score(std::size_t i) const { return static_cast<double>(scores[i]); }
   bool missing(std::size_t i) const { return skip_nan_scores && std::isnan(score(i)); }
   double log_confidence(std::size_t i) const {
@@ -38,16 +55,62 @@ struct sequence_samples {
   double log_probability(std::size_t i) const {
     return core::log_probability(static_cast<double>(logprob_sums[i]), static_cast<double>(lengths[i]), source);
   }
+  /// log pbar and log p of samples [first, first + n), computed into c and p.
+  LENS_CPU_INLINE void lens_values(std::size_t first, std::size_t n, double* c, double* p, const double*& c_out,
+                                   const double*& p_out) const {
+    for (std::size_t k = 0; k < n; ++k) {
+      c[k] = log_confidence(first + k);
+      p[k] = log_probability(first + k);
+    }
+    c_out = c;
+    p_out = p;
+  }
 };
 
-/// Per-sample values the token path reduced from [N x T] rows (core::finish_row).
-struct reduced_samples {
-  const core::sample_values* values;
-  double score(std::size_t i) const { return values[i].score; }
-  bool missing(std::size_t i) const { return values[i].missing; }
-  double log_confidence(std::size_t i) const { return values[i].log_confidence; }
-  double log_probability(std::size_t i) const { return values[i].log_probability; }
+/// Per-sample values already in double: token rows reduced (core::finish_row),
+/// or samples gathered group by group. missing: null, or one flag per sample.
+struct value_samples {
+  const double* scores;
+  const double* log_conf;
+  const double* log_prob;
+  const char* missing_flags = nullptr;
+  const double* score_data() const { return scores; }
+  double score(std::size_t i) const { return scores[i]; }
+  bool missing(std::size_t i) const { return missing_flags && missing_flags[i]; }
+  double log_confidence(std::size_t i) const { return log_conf[i]; }
+  double log_probability(std::size_t i) const { return log_prob[i]; }
+  LENS_CPU_INLINE void lens_values(std::size_t first, std::size_t, double*, double*, const double*& c_out,
+                                   const double*& p_out) const {
+    c_out = log_conf + first;
+    p_out = log_prob + first;
+  }
 };
+
+/// The token path's rows as value_samples' arrays.
+struct row_values {
+  std::vector<double> scores, log_conf, log_prob;
+  std::vector<char> missing;
+  bool any_missing = false;
+  explicit row_values(const std::vector<core::sample_values>& rows) {
+    const std::size_t n = rows.size();
+    scores.resize(n);
+    log_conf.resize(n);
+    log_prob.resize(n);
+    missing.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      scores[i] = rows[i].score;
+      log_conf[i] = rows[i].log_confidence;
+      log_prob[i] = rows[i].log_probability;
+      missing[i] = rows[i].missing;
+      any_missing |= rows[i].missing;
+    }
+  }
+  value_samples samples() const {
+    return {scores.data(), log_conf.data(), log_prob.data(), any_missing ? missing.data() : nullptr};
+  }
+};
+
+// ------------------------------------------------------------------ group-level helpers
 
 /// Batch std over every shaped score (only grpo_batch_std reads it).
 inline double batch_standard_deviation(const std::vector<core::score_moments>& moments,
@@ -85,165 +148,211 @@ void check_advantages_fit(const std::vector<core::score_moments>& moments, const
   }
 }
 
-/// The three steps of group_math.hpp over every group of a contiguous layout
-/// (fixed or offsets), group by group, writing one advantage per sample into
-/// advantages[sample index].
-template <class Real, class Groups, class Samples>
-batch_summary run_groups(const Groups& groups, const Samples& samples, std::size_t num_samples,
-                         Real* advantages, const advantage_settings& settings,
-                         std::vector<group_statistics>* statistics) {
-  const std::size_t num_groups = static_cast<std::size_t>(groups.count());
-  const bool skip = settings.skip_nan_scores;  // TRL's rule: a NaN score is in no group
-  auto begin = [&](std::size_t g) { return static_cast<std::size_t>(groups.begin(static_cast<std::int64_t>(g))); };
-  auto end = [&](std::size_t g) { return static_cast<std::size_t>(groups.end(static_cast<std::int64_t>(g))); };
+// ------------------------------------------------------------------ the two passes
+
+/// What pass 1 learns: per group its shape, moments and correct count; per
+/// member position, LENS's r~ where the group is calibrated.
+struct group_state {
+  std::vector<core::group_shape> shapes;
+  std::vector<core::score_moments> moments;
+  std::vector<std::int64_t> num_correct;
+  std::vector<double> shaped;
+};
+
+/// Pass 1 over the groups of view (positions [begin(g), end(g)) of samples).
+template <class View, class Samples>
+group_state measure_groups(const View& view, const Samples& samples, std::size_t num_positions,
+                           const advantage_settings& settings) {
+  const std::size_t num_groups = static_cast<std::size_t>(view.count());
   const bool is_lens = settings.kind == estimator::lens;
-  std::vector<core::group_shape> shapes(num_groups);
-  std::vector<core::score_moments> moments(num_groups);
-  std::vector<std::int64_t> num_correct(num_groups);
-  // LENS: each sample's shaped score, computed once in step 2 and read back in
-  // step 3, which saves an exp per sample.
-  std::vector<double> shaped_scores(is_lens ? num_samples : 0);
-  // 1/k for k = 1 .. the largest group: Welford's update without a division per sample.
-  std::size_t largest_group = 0;
-  for (std::size_t g = 0; g < num_groups; ++g) largest_group = std::max(largest_group, end(g) - begin(g));
-  std::vector<double> reciprocals(largest_group + 1);
-  for (std::size_t k = 1; k <= largest_group; ++k) reciprocals[k] = 1.0 / static_cast<double>(k);
-
-  // Steps 1 and 2: difficulty, then the moments of the shaped scores.
-  for (std::size_t g = 0; g < num_groups; ++g) {
-    const std::size_t first = begin(g), last = end(g);
-    core::confidence_summary confidence;
-    if (is_lens) {
-      for (std::size_t k = first; k < last; ++k) {
-        const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
-        if (skip && samples.missing(i)) continue;
-        core::add(confidence, samples.score(i), samples.log_confidence(i), samples.log_probability(i));
+  group_state state;
+  state.shapes.resize(num_groups);
+  state.moments.resize(num_groups);
+  state.num_correct.resize(num_groups);
+  if (is_lens) state.shaped.resize(num_positions);
+  std::size_t largest = 0;
+  for (std::size_t g = 0; g < num_groups; ++g)
+    largest = std::max(largest, static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g)) -
+                                                         view.begin(static_cast<std::int64_t>(g))));
+  // LENS scratch for one group: log pbar, log p and the D_imp terms.
+  std::vector<double> scratch(is_lens ? 3 * largest : 0);
+  const auto* scores = samples.score_data();
+  with_best_isa([&]() LENS_CPU_KERNEL {
+    for (std::size_t g = 0; g < num_groups; ++g) {
+      const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+      const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
+      core::confidence_summary confidence;
+      if (!is_lens) {
+        const blocked_moments b = measure_scores(scores + first, n);
+        confidence.count = static_cast<double>(n);
+        confidence.num_correct = static_cast<double>(b.num_positive);
+        state.moments[g] = b.moments;
+        state.shapes[g] = core::make_shape(confidence, settings);
+      } else {
+        const double *c = nullptr, *p = nullptr;
+        samples.lens_values(first, n, scratch.data(), scratch.data() + largest, c, p);
+        confidence = measure_confidence(scores + first, c, p, n, scratch.data() + 2 * largest);
+        const core::group_shape shape = core::make_shape(confidence, settings);
+        if (shape.calibrate) {
+          calibrate(scores + first, c, n, shape, state.shaped.data() + first);
+          state.moments[g] = measure_scores(state.shaped.data() + first, n).moments;
+        } else {
+          state.moments[g] = measure_scores(scores + first, n).moments;
+        }
+        state.shapes[g] = shape;
       }
-    } else {
-      for (std::size_t k = first; k < last; ++k) {
-        const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
-        if (skip && samples.missing(i)) continue;
-        confidence.num_correct += samples.score(i) > 0;
-        confidence.count += 1;
-      }
+      state.num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
     }
-    const core::group_shape shape = core::make_shape(confidence, settings);
-    core::score_moments m;
-    for (std::size_t k = first; k < last; ++k) {
-      const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
-      if (skip && samples.missing(i)) continue;
-      const double shaped =
-          core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
-      if (is_lens) shaped_scores[i] = shaped;
-      core::add(m, shaped, reciprocals[static_cast<std::size_t>(m.count) + 1]);
+  });
+  return state;
+}
+
+/// Pass 2: every member's advantage through sink_for(first) (a sink of
+/// group_kernels.hpp); returns how many are nonzero.
+template <class Out, class View, class Samples, class SinkFor>
+std::int64_t write_groups(const View& view, const Samples& samples, const std::vector<core::group_shape>& shapes,
+                          const std::vector<core::score_moments>& moments, const double* shaped,
+                          const advantage_settings& settings, double batch_std, SinkFor sink_for) {
+  const std::size_t num_groups = shapes.size();
+  const auto* scores = samples.score_data();
+  std::int64_t nonzero = 0;
+  with_best_isa([&]() LENS_CPU_KERNEL {
+    for (std::size_t g = 0; g < num_groups; ++g) {
+      const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+      const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
+      // Computed here rather than kept: an array of transforms is 24 B per
+      // group of fresh memory to fault in, which costs more than this.
+      const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
+      if (shapes[g].calibrate)
+        nonzero += write_group<Out>(shaped + first, n, t, sink_for(first));
+      else
+        nonzero += write_group<Out>(scores + first, n, t, sink_for(first));
     }
-    shapes[g] = shape;
-    moments[g] = m;
-    num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
-  }
+  });
+  return nonzero;
+}
 
-  const double batch_std = batch_standard_deviation(moments, settings);
-  check_advantages_fit<Real>(moments, shapes, settings, batch_std);
-
-  // Step 3: advantages.
+/// Both passes, the fit check between them, the summary and the statistics.
+/// group_id(g): what group_statistics reports for group g.
+template <class Out, class View, class Samples, class SinkFor, class GroupId>
+batch_summary run_passes(const View& view, const Samples& samples, std::size_t num_positions, std::size_t num_samples,
+                         SinkFor sink_for, GroupId group_id, const advantage_settings& settings,
+                         std::vector<group_statistics>* statistics) {
+  const group_state state = measure_groups(view, samples, num_positions, settings);
+  const std::size_t num_groups = state.moments.size();
+  const double batch_std = batch_standard_deviation(state.moments, settings);
+  check_advantages_fit<Out>(state.moments, state.shapes, settings, batch_std);
   batch_summary summary;
   summary.num_samples = num_samples;
   summary.num_groups = num_groups;
+  summary.num_nonzero_advantages = static_cast<std::size_t>(write_groups<Out>(view, samples, state.shapes, state.moments, state.shaped.data(), settings, batch_std,
+                                                              sink_for));
   if (statistics) statistics->resize(num_groups);
-  for (std::size_t g = 0; g < num_groups; ++g) {
-    const core::group_transform transform = core::make_transform(moments[g], shapes[g], settings, batch_std);
-    for (std::size_t k = begin(g), last = end(g); k < last; ++k) {
-      const std::size_t i = static_cast<std::size_t>(groups.member(static_cast<std::int64_t>(k)));
-      const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
-      const Real a = skip && samples.missing(i) ? Real(0) : static_cast<Real>(core::advantage(transform, shaped));
-      advantages[i] = a;
-      summary.num_nonzero_advantages += a != Real(0);
-    }
-    record_group(summary, statistics, g, groups.id(static_cast<std::int64_t>(g)), num_correct[g], moments[g], shapes[g], settings);
-  }
+  for (std::size_t g = 0; g < num_groups; ++g)
+    record_group(summary, statistics, g, group_id(g), state.num_correct[g], state.moments[g], state.shapes[g], settings);
   core::finish_summary(summary);
   return summary;
 }
 
-/// The same three steps for the ids layout, sample by sample in the caller's
-/// order: each step updates or reads the state of the sample's group. A
-/// group's members are visited in the same order as above, so the results
-/// are bit for bit those of the group-by-group loop.
-template <class Real, class Samples>
-batch_summary run_groups(const numbered_id_groups& groups, const Samples& samples, std::size_t num_samples,
-                         Real* advantages, const advantage_settings& settings,
-                         std::vector<group_statistics>* statistics) {
-  const std::size_t num_groups = groups.count();
-  const bool is_lens = settings.kind == estimator::lens;
-  const bool skip = settings.skip_nan_scores;  // TRL's rule: a NaN score is in no group
-  std::vector<core::confidence_summary> confidence(num_groups);
-  std::vector<core::group_shape> shapes(num_groups);
-  std::vector<core::score_moments> moments(num_groups);
-  std::vector<double> shaped_scores(is_lens ? num_samples : 0);
+// ------------------------------------------------------------------ gathering
 
+/// Samples laid out group by group: group g is positions [offsets[g],
+/// offsets[g+1]), position k holds sample order[k] (the caller's order within
+/// a group), with its values in double. Samples Samples::missing() reports are
+/// left out.
+struct gathered_groups {
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int64_t> order;
+  std::vector<double> scores, log_conf, log_prob;
+  core::offset_group_view view() const {
+    return {offsets.data(), static_cast<std::int64_t>(offsets.size()) - 1};
+  }
+  value_samples samples() const { return {scores.data(), log_conf.data(), log_prob.data()}; }
+};
+
+/// A counting sort by group_of (dense group numbers below num_groups).
+template <class Samples>
+gathered_groups gather_groups(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
+                              const Samples& samples, bool is_lens) {
+  gathered_groups r;
+  r.offsets.assign(num_groups + 1, 0);
+  for (std::size_t i = 0; i < num_samples; ++i)
+    if (!samples.missing(i)) ++r.offsets[static_cast<std::size_t>(group_of[i]) + 1];
+  for (std::size_t g = 0; g < num_groups; ++g) r.offsets[g + 1] += r.offsets[g];
+  const auto members = static_cast<std::size_t>(r.offsets[num_groups]);
+  r.order.resize(members);
+  r.scores.resize(members);
   if (is_lens) {
-    // Step 1: difficulty.
-    for (std::size_t i = 0; i < num_samples; ++i) {
-      groups.prefetch_ahead(confidence.data(), i, num_samples);
-      if (skip && samples.missing(i)) continue;
-      core::add(confidence[groups.group_of(i)], samples.score(i), samples.log_confidence(i),
-                samples.log_probability(i));
-    }
-    for (std::size_t g = 0; g < num_groups; ++g) shapes[g] = core::make_shape(confidence[g], settings);
-    // Step 2: the moments of the shaped scores.
-    for (std::size_t i = 0; i < num_samples; ++i) {
-      groups.prefetch_ahead(shapes.data(), i, num_samples);
-      groups.prefetch_ahead(moments.data(), i, num_samples);
-      const std::size_t g = groups.group_of(i);
-      if (skip && samples.missing(i)) continue;
-      const core::group_shape& shape = shapes[g];
-      const double shaped =
-          core::shaped_score(shape, samples.score(i), shape.calibrate ? samples.log_confidence(i) : 0.0);
-      shaped_scores[i] = shaped;
-      core::add(moments[g], shaped);
-    }
-  } else {
-    // The other estimators shape nothing (the shaped score is the score), so
-    // steps 1 and 2 share one pass.
-    for (std::size_t i = 0; i < num_samples; ++i) {
-      groups.prefetch_ahead(confidence.data(), i, num_samples);
-      groups.prefetch_ahead(moments.data(), i, num_samples);
-      const std::size_t g = groups.group_of(i);
-      if (skip && samples.missing(i)) continue;
-      const double score = samples.score(i);
-      confidence[g].num_correct += score > 0;
-      core::add(moments[g], score);
-    }
-    for (std::size_t g = 0; g < num_groups; ++g) {
-      confidence[g].count = moments[g].count;  // the group's size, less its missing scores
-      shapes[g] = core::make_shape(confidence[g], settings);
-    }
+    r.log_conf.resize(members);
+    r.log_prob.resize(members);
   }
-
-  const double batch_std = batch_standard_deviation(moments, settings);
-  std::vector<core::group_transform> transforms(num_groups);
-  for (std::size_t g = 0; g < num_groups; ++g)
-    transforms[g] = core::make_transform(moments[g], shapes[g], settings, batch_std);
-  check_advantages_fit<Real>(moments, shapes, settings, batch_std);
-
-  // Step 3: advantages.
-  batch_summary summary;
-  summary.num_samples = num_samples;
-  summary.num_groups = num_groups;
+  std::vector<std::int64_t> cursor(r.offsets.begin(), r.offsets.end() - 1);
   for (std::size_t i = 0; i < num_samples; ++i) {
-    groups.prefetch_ahead(transforms.data(), i, num_samples);
-    const double shaped = is_lens ? shaped_scores[i] : samples.score(i);
-    const Real a = skip && samples.missing(i) ? Real(0)
-                                              : static_cast<Real>(core::advantage(transforms[groups.group_of(i)], shaped));
-    advantages[i] = a;
-    summary.num_nonzero_advantages += a != Real(0);
+    if (i + prefetch_distance < num_samples) prefetch(&cursor[static_cast<std::size_t>(group_of[i + prefetch_distance])]);
+    if (samples.missing(i)) continue;
+    const auto k = static_cast<std::size_t>(cursor[static_cast<std::size_t>(group_of[i])]++);
+    r.order[k] = static_cast<std::int64_t>(i);
+    r.scores[k] = samples.score(i);
+    if (is_lens) {
+      r.log_conf[k] = samples.log_confidence(i);
+      r.log_prob[k] = samples.log_probability(i);
+    }
   }
-  if (statistics) statistics->resize(num_groups);
-  for (std::size_t g = 0; g < num_groups; ++g)
-    record_group(summary, statistics, g, groups.id(g), static_cast<std::int64_t>(confidence[g].num_correct),
-                 moments[g], shapes[g], settings);
-  core::finish_summary(summary);
-  return summary;
+  return r;
+}
+
+/// The passes over gathered groups, scattering advantages back to the
+/// caller's positions; samples left out get exactly 0.
+template <class Out, class Samples, class GroupId>
+batch_summary run_gathered(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
+                           const Samples& samples, Out* advantages, GroupId group_id, const advantage_settings& settings,
+                           std::vector<group_statistics>* statistics) {
+  const gathered_groups gathered =
+      gather_groups(group_of, num_groups, num_samples, samples, settings.kind == estimator::lens);
+  for (std::size_t i = 0; i < num_samples; ++i)
+    if (samples.missing(i)) advantages[i] = Out(0);
+  const std::int64_t* order = gathered.order.data();
+  return run_passes<Out>(gathered.view(), gathered.samples(), gathered.order.size(), num_samples,
+                         [&](std::size_t first) { return scatter_sink<Out>{advantages, order + first}; }, group_id,
+                         settings, statistics);
+}
+
+/// Whether any sample is left out (TRL's NaN rule).
+template <class Samples>
+bool any_missing(const Samples& samples, std::size_t num_samples, const advantage_settings& settings) {
+  if (!settings.skip_nan_scores) return false;
+  for (std::size_t i = 0; i < num_samples; ++i)
+    if (samples.missing(i)) return true;
+  return false;
+}
+
+/// Checks the layout against N (core::group_traits), then runs the engine:
+/// in place for contiguous groups, gathered for ids or left-out samples.
+/// Throws before writing anything when the layout is rejected.
+template <class Out, class Layout, class Samples>
+batch_summary run_layout(const Layout& layout, std::size_t num_samples, const Samples& samples, Out* advantages,
+                         const advantage_settings& settings, std::vector<group_statistics>* statistics) {
+  using traits = core::group_traits<Layout>;
+  const auto view = traits::make_view(layout, traits::check(layout, num_samples));
+  auto own_id = [&](std::size_t g) { return view.id(static_cast<std::int64_t>(g)); };
+  if (!any_missing(samples, num_samples, settings))
+    return run_passes<Out>(view, samples, num_samples, num_samples,
+                           [&](std::size_t first) { return contiguous_sink<Out>{advantages + first}; }, own_id, settings,
+                           statistics);
+  std::vector<std::int64_t> group_of(num_samples);
+  for (std::int64_t g = 0; g < view.count(); ++g)
+    for (std::int64_t k = view.begin(g); k < view.end(g); ++k) group_of[static_cast<std::size_t>(k)] = g;
+  return run_gathered(group_of.data(), static_cast<std::size_t>(view.count()), num_samples, samples, advantages, own_id,
+                      settings, statistics);
+}
+
+template <class Out, class Samples>
+batch_summary run_layout(const id_groups& layout, std::size_t num_samples, const Samples& samples, Out* advantages,
+                         const advantage_settings& settings, std::vector<group_statistics>* statistics) {
+  core::group_traits<id_groups>::check(layout, num_samples);
+  const id_numbering numbering = number_groups(layout.ids.data(), num_samples);
+  return run_gathered(numbering.group.data(), numbering.num_groups(), num_samples, samples, advantages,
+                      [&](std::size_t g) { return numbering.ids[g]; }, settings, statistics);
 }
 
 }  // namespace detail

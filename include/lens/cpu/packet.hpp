@@ -1,0 +1,243 @@
+// lens/cpu/packet.hpp: four doubles the CPU engine computes on at once, with
+// the exp and log its LENS path needs. The width is part of the algorithm,
+// not of the instruction set: a group's sums are split into four lanes
+// (member k goes to lane k % 4) and the lanes are added in one fixed tree, so
+// SSE2, AVX2 and AVX-512 builds, and the run-time AVX2 path of a default build
+// (lens/cpu/dispatch.hpp), give the same bits (up to the fused multiply-adds
+// a -march build may contract). Four, not eight: GCC lowers vectors wider
+// than the machine's registers badly (an eight-lane packet ran 3x slower
+// under AVX2, its compares done lane by lane), and four is one AVX2 register. GCC and Clang vector extensions
+// (nvcc's host pass accepts them too); every function is always inlined, so a
+// caller compiled for AVX2 gets AVX2 code.
+//
+// Accuracy (tests/core/test_packet.cpp measures it against libm over the whole
+// range): exp within 1 ulp, log within 2 ulp, both with IEEE special values
+// (NaN in, NaN out; exp overflows to +inf and underflows to 0; log(0) = -inf,
+// log of a negative number is NaN).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if !(defined(__GNUC__) || defined(__clang__))
+#error "lens's CPU engine needs GCC or Clang vector extensions (g++, clang++, or nvcc's host pass over one of them)"
+#endif
+
+#define LENS_CPU_INLINE inline __attribute__((always_inline))
+/// Marks a lambda that runs kernels (lens/cpu/dispatch.hpp): always inlined,
+/// so it takes the instruction set of the function it is called from.
+#define LENS_CPU_KERNEL __attribute__((always_inline))
+
+// Packets are passed by reference and every function is inlined, so no vector
+// crosses a call; GCC and Clang still warn (-Wpsabi) that returning one would
+// change the ABI between targets. The warning comes when the translation unit
+// ends, so it stays off from here on (it concerns nothing but such vectors).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace lens {
+namespace cpu {
+namespace detail {
+
+constexpr std::size_t lanes = 4;
+
+typedef double lane_doubles __attribute__((vector_size(32)));
+typedef std::int64_t lane_ints __attribute__((vector_size(32)));
+typedef float lane_floats __attribute__((vector_size(16)));
+
+/// Four doubles. Arithmetic is lane by lane, IEEE double, no reassociation.
+struct packet {
+  lane_doubles v;
+};
+/// Four lane flags (all bits set or clear), from comparisons.
+struct lane_mask {
+  lane_ints m;
+};
+
+LENS_CPU_INLINE packet broadcast(double x) {
+  packet p;
+  p.v = lane_doubles{} + x;
+  return p;
+}
+// A C-style cast between vector types of one size reinterprets the bits.
+LENS_CPU_INLINE lane_ints bits(const packet& a) { return (lane_ints)a.v; }
+LENS_CPU_INLINE packet from_bits(const lane_ints& b) {
+  packet p;
+  p.v = (lane_doubles)b;
+  return p;
+}
+
+LENS_CPU_INLINE packet operator+(const packet& a, const packet& b) { return {a.v + b.v}; }
+LENS_CPU_INLINE packet operator-(const packet& a, const packet& b) { return {a.v - b.v}; }
+LENS_CPU_INLINE packet operator*(const packet& a, const packet& b) { return {a.v * b.v}; }
+LENS_CPU_INLINE packet operator/(const packet& a, const packet& b) { return {a.v / b.v}; }
+LENS_CPU_INLINE packet operator+(const packet& a, double b) { return {a.v + b}; }
+LENS_CPU_INLINE packet operator-(const packet& a, double b) { return {a.v - b}; }
+LENS_CPU_INLINE packet operator*(const packet& a, double b) { return {a.v * b}; }
+LENS_CPU_INLINE packet operator/(const packet& a, double b) { return {a.v / b}; }
+LENS_CPU_INLINE packet operator+(double a, const packet& b) { return {a + b.v}; }
+LENS_CPU_INLINE packet operator-(double a, const packet& b) { return {a - b.v}; }
+LENS_CPU_INLINE packet operator*(double a, const packet& b) { return {a * b.v}; }
+LENS_CPU_INLINE packet operator/(double a, const packet& b) { return {a / b.v}; }
+LENS_CPU_INLINE packet& operator+=(packet& a, const packet& b) { return a = a + b; }
+
+LENS_CPU_INLINE lane_mask operator<(const packet& a, const packet& b) { return {a.v < b.v}; }
+LENS_CPU_INLINE lane_mask operator>(const packet& a, const packet& b) { return {a.v > b.v}; }
+LENS_CPU_INLINE lane_mask operator<=(const packet& a, const packet& b) { return {a.v <= b.v}; }
+LENS_CPU_INLINE lane_mask operator>=(const packet& a, const packet& b) { return {a.v >= b.v}; }
+LENS_CPU_INLINE lane_mask operator!=(const packet& a, const packet& b) { return {a.v != b.v}; }
+LENS_CPU_INLINE lane_mask operator==(const packet& a, const packet& b) { return {a.v == b.v}; }
+LENS_CPU_INLINE lane_mask operator&(const lane_mask& a, const lane_mask& b) { return {a.m & b.m}; }
+LENS_CPU_INLINE lane_mask operator|(const lane_mask& a, const lane_mask& b) { return {a.m | b.m}; }
+LENS_CPU_INLINE lane_mask operator~(const lane_mask& a) { return {~a.m}; }
+
+/// a where the mask is set, b elsewhere.
+LENS_CPU_INLINE packet select(const lane_mask& m, const packet& a, const packet& b) { return from_bits((m.m & bits(a)) | (~m.m & bits(b))); }
+/// a < b ? a : b and a > b ? a : b per lane, as core's scalar code writes them.
+LENS_CPU_INLINE packet min(const packet& a, const packet& b) { return select(a < b, a, b); }
+LENS_CPU_INLINE packet max(const packet& a, const packet& b) { return select(a > b, a, b); }
+
+LENS_CPU_INLINE bool any(const lane_mask& m) {
+  std::int64_t r = 0;
+  for (std::size_t j = 0; j < lanes; ++j) r |= m.m[j];
+  return r != 0;
+}
+/// Adds 1 to count's lanes where m is set.
+LENS_CPU_INLINE void count_into(lane_ints& count, const lane_mask& m) { count -= m.m; }
+LENS_CPU_INLINE std::int64_t total_of(const lane_ints& c) {
+  std::int64_t r = 0;
+  for (std::size_t j = 0; j < lanes; ++j) r += c[j];
+  return r;
+}
+/// The first k lanes.
+LENS_CPU_INLINE lane_mask first_lanes(std::size_t k) {
+  const lane_ints index = {0, 1, 2, 3};
+  return {index < static_cast<std::int64_t>(k)};
+}
+
+/// The fixed reduction tree: (0+2) + (1+3).
+LENS_CPU_INLINE double sum(const packet& a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
+LENS_CPU_INLINE double smallest(const packet& a) {
+  double r = a.v[0];
+  for (std::size_t j = 1; j < lanes; ++j) r = a.v[j] < r ? a.v[j] : r;
+  return r;
+}
+LENS_CPU_INLINE double largest(const packet& a) {
+  double r = a.v[0];
+  for (std::size_t j = 1; j < lanes; ++j) r = a.v[j] > r ? a.v[j] : r;
+  return r;
+}
+
+// ------------------------------------------------------------------ loads and stores
+
+LENS_CPU_INLINE packet load(const double* p) {
+  packet r;
+  std::memcpy(&r.v, p, sizeof r.v);
+  return r;
+}
+LENS_CPU_INLINE packet load(const float* p) {
+  lane_floats f;
+  std::memcpy(&f, p, sizeof f);
+  return {__builtin_convertvector(f, lane_doubles)};
+}
+/// The first k < lanes values, the other lanes set to fill.
+template <class T>
+LENS_CPU_INLINE packet load_first(const T* p, std::size_t k, double fill) {
+  double tmp[lanes];
+  for (std::size_t j = 0; j < lanes; ++j) tmp[j] = j < k ? static_cast<double>(p[j]) : fill;
+  return load(tmp);
+}
+LENS_CPU_INLINE void store(double* p, const packet& a) { std::memcpy(p, &a.v, sizeof a.v); }
+LENS_CPU_INLINE void store(float* p, const packet& a) {
+  const lane_floats f = __builtin_convertvector(a.v, lane_floats);
+  std::memcpy(p, &f, sizeof f);
+}
+template <class T>
+LENS_CPU_INLINE void store_first(T* p, std::size_t k, const packet& a) {
+  for (std::size_t j = 0; j < k; ++j) p[j] = static_cast<T>(a.v[j]);
+}
+
+/// The lanes a store of Out would write as nonzero: a compare in Out's own
+/// precision (a double that rounds to a float 0 is a zero float).
+LENS_CPU_INLINE lane_mask nonzero_as(const packet& a, const double*) { return a != broadcast(0.0); }
+LENS_CPU_INLINE lane_mask nonzero_as(const packet& a, const float*) {
+  const lane_floats f = __builtin_convertvector(a.v, lane_floats);
+  return {__builtin_convertvector(f != lane_floats{}, lane_ints)};
+}
+
+// ------------------------------------------------------------------ exp and log
+
+/// e^x: x = k ln2 + r with |r| <= ln2/2 (Cody and Waite's two-part ln2, so
+/// k ln2_hi is exact), e^r by its Taylor polynomial of degree 13 (truncation
+/// below 5e-18 relative), times 2^k built in the exponent bits, in two
+/// factors so k down to -1075 (subnormal results) stays in range.
+LENS_CPU_INLINE packet exp(const packet& x) {
+  const double overflow = 709.782712893384, underflow = -745.1332191019412;
+  const double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  const double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  const packet xc = min(max(x, broadcast(underflow)), broadcast(overflow));
+  const packet t = xc * log2e + shifter;
+  const packet k = t - shifter;
+  const packet r = (xc - k * ln2_hi) - k * ln2_lo;
+  packet p = broadcast(1.0 / 6227020800.0);  // 1/13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const lane_ints ki = bits(t) - bits(broadcast(shifter));
+  const lane_ints k1 = ki >> 1, k2 = ki - k1;
+  packet y = p * from_bits((k1 + 1023) << 52) * from_bits((k2 + 1023) << 52);
+  y = select(x > broadcast(overflow), broadcast(HUGE_VAL), y);
+  y = select(x < broadcast(underflow), broadcast(0.0), y);
+  return select(x != x, x, y);
+}
+
+/// log x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
+/// s = (m - 1)/(m + 1), |s| <= 0.1716, by its series to s^21; e ln2 added in
+/// two parts. Subnormal x is scaled by 2^54 first.
+LENS_CPU_INLINE packet log(const packet& x) {
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  const lane_mask subnormal = x < broadcast(2.2250738585072014e-308);
+  const packet xs = select(subnormal, x * 18014398509481984.0, x);  // 2^54
+  const lane_ints b = bits(xs);
+  const lane_ints e_raw = ((b >> 52) & 0x7ff) - 1023;
+  packet m = from_bits((b & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // [1, 2)
+  const lane_mask high = m > broadcast(1.4142135623730951);
+  m = select(high, m * 0.5, m);
+  const packet e = {__builtin_convertvector(e_raw, lane_doubles)};
+  const packet exponent = e + select(high, broadcast(1.0), broadcast(0.0)) - select(subnormal, broadcast(54.0), broadcast(0.0));
+  const packet f = m - 1.0;
+  const packet s = f / (f + 2.0);
+  const packet z = s * s;
+  packet q = broadcast(1.0 / 21.0);
+  q = q * z + 1.0 / 19.0;
+  q = q * z + 1.0 / 17.0;
+  q = q * z + 1.0 / 15.0;
+  q = q * z + 1.0 / 13.0;
+  q = q * z + 1.0 / 11.0;
+  q = q * z + 1.0 / 9.0;
+  q = q * z + 1.0 / 7.0;
+  q = q * z + 1.0 / 5.0;
+  q = q * z + 1.0 / 3.0;
+  const packet two_s = s + s;
+  const packet log_m = two_s + two_s * z * q;
+  packet y = exponent * ln2_hi + (log_m + exponent * ln2_lo);
+  y = select(x == broadcast(HUGE_VAL), x, y);
+  y = select(x == broadcast(0.0), broadcast(-HUGE_VAL), y);
+  y = select(x < broadcast(0.0), broadcast(__builtin_nan("")), y);
+  return select(x != x, x, y);
+}
+
+}  // namespace detail
+}  // namespace cpu
+}  // namespace lens
