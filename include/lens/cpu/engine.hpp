@@ -245,8 +245,9 @@ batch_summary run_passes(const View& view, const Samples& samples, std::size_t n
   batch_summary summary;
   summary.num_samples = num_samples;
   summary.num_groups = num_groups;
-  summary.num_nonzero_advantages = static_cast<std::size_t>(write_groups<Out>(view, samples, state.shapes, state.moments, state.shaped.data(), settings, batch_std,
-                                                              sink_for));
+  const std::int64_t nonzero =
+      write_groups<Out>(view, samples, state.shapes, state.moments, state.shaped.data(), settings, batch_std, sink_for);
+  summary.num_nonzero_advantages = static_cast<std::size_t>(nonzero);
   if (statistics) statistics->resize(num_groups);
   for (std::size_t g = 0; g < num_groups; ++g)
     record_group(summary, statistics, g, group_id(g), state.num_correct[g], state.moments[g], state.shapes[g], settings);

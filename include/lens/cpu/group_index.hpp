@@ -1,8 +1,8 @@
 // lens/cpu/group_index.hpp: turns arbitrary per-sample group ids into dense
 // group numbers, in O(N): an open-addressing hash table, sized by the number of
 // distinct ids (not by N, so it stays in cache), gives each id a number in
-// order of first appearance. group_by_id adds a counting sort that lays the
-// members of each group together (offsets plus a permutation).
+// order of first appearance. The engine's gather_groups (lens/cpu/engine.hpp)
+// then lays each group's members together with a counting sort.
 #pragma once
 
 #include <cstddef>
@@ -12,15 +12,6 @@
 
 namespace lens {
 namespace cpu {
-
-/// Groups found in a list of ids: group g is samples order[offsets[g]] ..
-/// order[offsets[g+1] - 1], in their original order, and has id ids[g].
-struct id_grouping {
-  std::vector<std::int64_t> offsets;  ///< num_groups + 1
-  std::vector<std::int64_t> order;    ///< [N] sample indices, grouped
-  std::vector<std::int64_t> ids;      ///< [num_groups] the id of each group
-  std::size_t num_groups() const { return ids.size(); }
-};
 
 namespace detail {
 /// splitmix64's finaliser: spreads sparse or sequential ids over the table.
@@ -88,21 +79,6 @@ inline id_numbering number_groups(const std::int64_t* ids, std::size_t num_sampl
     result.group[i] = g;
     ++result.sizes[static_cast<std::size_t>(g)];
   }
-  return result;
-}
-
-inline id_grouping group_by_id(const std::int64_t* ids, std::size_t num_samples) {
-  id_numbering numbering = number_groups(ids, num_samples);
-  const std::size_t num_groups = numbering.num_groups();
-  id_grouping result;
-  result.offsets.assign(num_groups + 1, 0);
-  for (std::size_t g = 0; g < num_groups; ++g) result.offsets[g + 1] = result.offsets[g] + numbering.sizes[g];
-  std::vector<std::int64_t> cursor(result.offsets.begin(), result.offsets.end() - 1);
-  result.order.resize(num_samples);
-  for (std::size_t i = 0; i < num_samples; ++i)
-    result.order[static_cast<std::size_t>(cursor[static_cast<std::size_t>(numbering.group[i])]++)] =
-        static_cast<std::int64_t>(i);
-  result.ids = std::move(numbering.ids);
   return result;
 }
 
