@@ -287,25 +287,14 @@ class distributed_batch {
     gathered_ = detail::gather_groups(numbering_.group.data(), local_.size(), n, samples, is_lens);
     const core::offset_group_view view = gathered_.view();
     const double* scores = gathered_.scores.data();
-    std::size_t largest = 0;
-    for (std::size_t g = 0; g < local_.size(); ++g)
-      largest = std::max(largest, static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g)) -
-                                                           view.begin(static_cast<std::int64_t>(g))));
-    std::vector<double> terms(is_lens ? largest : 0);
+    std::vector<double> terms(is_lens ? detail::largest_group(view) : 0);
     detail::with_best_isa([&]() LENS_CPU_KERNEL {
       for (std::size_t g = 0; g < local_.size(); ++g) {
         const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
         const std::size_t count = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
-        core::group_partial& p = local_[g];
-        if (is_lens) {
-          p.confidence = detail::measure_confidence(scores + first, gathered_.log_conf.data() + first,
-                                                    gathered_.log_prob.data() + first, count, terms.data());
-        } else {
-          const detail::blocked_moments b = detail::measure_scores(scores + first, count);
-          p.confidence.count = static_cast<double>(count);
-          p.confidence.num_correct = static_cast<double>(b.num_positive);
-          p.moments = b.moments;
-        }
+        local_[g].confidence = detail::measure_group(scores + first, gathered_.log_conf.data() + first,
+                                                     gathered_.log_prob.data() + first, count, is_lens, terms.data(),
+                                                     local_[g].moments);
       }
     });
   }
@@ -403,13 +392,8 @@ class distributed_batch {
         for (std::size_t g = 0; g < local_.size(); ++g) {
           const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
           const std::size_t count = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
-          const core::group_shape& shape = shapes_[global_of_local_[g]];
-          if (shape.calibrate) {
-            detail::calibrate(scores + first, gathered_.log_conf.data() + first, count, shape, shaped_.data() + first);
-            local_[g].moments = detail::measure_scores(shaped_.data() + first, count).moments;
-          } else {
-            local_[g].moments = detail::measure_scores(scores + first, count).moments;
-          }
+          local_[g].moments = detail::measure_shaped(scores + first, gathered_.log_conf.data() + first, count,
+                                                     shapes_[global_of_local_[g]], shaped_.data() + first);
         }
       });
     } else {

@@ -159,6 +159,41 @@ struct group_state {
   std::vector<double> shaped;
 };
 
+/// Step 1 of one group of n members: its confidence (count and num_correct
+/// for every estimator, D_imp's terms for LENS from log pbar c and log p p)
+/// and, for the estimators that shape nothing, its moments. terms: n doubles
+/// of scratch (LENS).
+template <class S>
+LENS_CPU_INLINE core::confidence_summary measure_group(const S* scores, const double* c, const double* p, std::size_t n,
+                                                       bool is_lens, double* terms, core::score_moments& moments) {
+  if (is_lens) return measure_confidence(scores, c, p, n, terms);
+  const blocked_moments b = measure_scores(scores, n);
+  moments = b.moments;
+  core::confidence_summary confidence;
+  confidence.count = static_cast<double>(n);
+  confidence.num_correct = static_cast<double>(b.num_positive);
+  return confidence;
+}
+
+/// Step 2 of one LENS group: r~ into shaped where its shape calibrates, and
+/// the moments of the shaped scores.
+template <class S>
+LENS_CPU_INLINE core::score_moments measure_shaped(const S* scores, const double* c, std::size_t n,
+                                                   const core::group_shape& shape, double* shaped) {
+  if (!shape.calibrate) return measure_scores(scores, n).moments;
+  calibrate(scores, c, n, shape, shaped);
+  return measure_scores(shaped, n).moments;
+}
+
+/// The largest group of view.
+template <class View>
+std::size_t largest_group(const View& view) {
+  std::size_t largest = 0;
+  for (std::int64_t g = 0; g < view.count(); ++g)
+    largest = std::max(largest, static_cast<std::size_t>(view.end(g) - view.begin(g)));
+  return largest;
+}
+
 /// Pass 1 over the groups of view (positions [begin(g), end(g)) of samples).
 template <class View, class Samples>
 group_state measure_groups(const View& view, const Samples& samples, std::size_t num_positions,
@@ -170,10 +205,7 @@ group_state measure_groups(const View& view, const Samples& samples, std::size_t
   state.moments.resize(num_groups);
   state.num_correct.resize(num_groups);
   if (is_lens) state.shaped.resize(num_positions);
-  std::size_t largest = 0;
-  for (std::size_t g = 0; g < num_groups; ++g)
-    largest = std::max(largest, static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g)) -
-                                                         view.begin(static_cast<std::int64_t>(g))));
+  const std::size_t largest = largest_group(view);
   // LENS scratch for one group: log pbar, log p and the D_imp terms.
   std::vector<double> scratch(is_lens ? 3 * largest : 0);
   const auto* scores = samples.score_data();
@@ -181,26 +213,12 @@ group_state measure_groups(const View& view, const Samples& samples, std::size_t
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
-      core::confidence_summary confidence;
-      if (!is_lens) {
-        const blocked_moments b = measure_scores(scores + first, n);
-        confidence.count = static_cast<double>(n);
-        confidence.num_correct = static_cast<double>(b.num_positive);
-        state.moments[g] = b.moments;
-        state.shapes[g] = core::make_shape(confidence, settings);
-      } else {
-        const double *c = nullptr, *p = nullptr;
-        samples.lens_values(first, n, scratch.data(), scratch.data() + largest, c, p);
-        confidence = measure_confidence(scores + first, c, p, n, scratch.data() + 2 * largest);
-        const core::group_shape shape = core::make_shape(confidence, settings);
-        if (shape.calibrate) {
-          calibrate(scores + first, c, n, shape, state.shaped.data() + first);
-          state.moments[g] = measure_scores(state.shaped.data() + first, n).moments;
-        } else {
-          state.moments[g] = measure_scores(scores + first, n).moments;
-        }
-        state.shapes[g] = shape;
-      }
+      const double *c = nullptr, *p = nullptr;
+      if (is_lens) samples.lens_values(first, n, scratch.data(), scratch.data() + largest, c, p);
+      const core::confidence_summary confidence =
+          measure_group(scores + first, c, p, n, is_lens, scratch.data() + 2 * largest, state.moments[g]);
+      state.shapes[g] = core::make_shape(confidence, settings);
+      if (is_lens) state.moments[g] = measure_shaped(scores + first, c, n, state.shapes[g], state.shaped.data() + first);
       state.num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
     }
   });
