@@ -292,9 +292,11 @@ class distributed_batch {
       for (std::size_t g = 0; g < local_.size(); ++g) {
         const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
         const std::size_t count = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
-        local_[g].confidence = detail::measure_group(scores + first, gathered_.log_conf.data() + first,
-                                                     gathered_.log_prob.data() + first, count, is_lens, terms.data(),
-                                                     local_[g].moments);
+        // GRPO gathers no confidences: no offset on their null data().
+        const double* c = is_lens ? gathered_.log_conf.data() + first : nullptr;
+        const double* p = is_lens ? gathered_.log_prob.data() + first : nullptr;
+        local_[g].confidence =
+            detail::measure_group(scores + first, c, p, count, is_lens, terms.data(), local_[g].moments);
       }
     });
   }

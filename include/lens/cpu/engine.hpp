@@ -208,6 +208,7 @@ group_state measure_groups(const View& view, const Samples& samples, std::size_t
   const std::size_t largest = largest_group(view);
   // LENS scratch for one group: log pbar, log p and the D_imp terms.
   std::vector<double> scratch(is_lens ? 3 * largest : 0);
+  double* const terms = is_lens ? scratch.data() + 2 * largest : nullptr;  // no offset on GRPO's null data()
   const auto* scores = samples.score_data();
   with_best_isa([&]() LENS_CPU_KERNEL {
     for (std::size_t g = 0; g < num_groups; ++g) {
@@ -216,7 +217,7 @@ group_state measure_groups(const View& view, const Samples& samples, std::size_t
       const double *c = nullptr, *p = nullptr;
       if (is_lens) samples.lens_values(first, n, scratch.data(), scratch.data() + largest, c, p);
       const core::confidence_summary confidence =
-          measure_group(scores + first, c, p, n, is_lens, scratch.data() + 2 * largest, state.moments[g]);
+          measure_group(scores + first, c, p, n, is_lens, terms, state.moments[g]);
       state.shapes[g] = core::make_shape(confidence, settings);
       if (is_lens) state.moments[g] = measure_shaped(scores + first, c, n, state.shapes[g], state.shaped.data() + first);
       state.num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
