@@ -186,3 +186,63 @@ TEST_CASE("every layout gives the same bits for the same groups", "[blocked][lay
     REQUIRE(fixed == by_id);
   }
 }
+
+TEST_CASE("four groups measured in one tile have measure_scores's bits, every tail length", "[blocked][tiles]") {
+  std::mt19937_64 rng(16);
+  std::normal_distribution<double> normal(3.0, 2.0);
+  for (std::size_t n : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 13u, 64u, 1001u}) {
+    std::vector<double> x(4 * n);
+    for (double& v : x) v = rng() % 4 == 0 ? 1e9 + normal(rng) : normal(rng);  // offsets that need the compensated mean
+    std::vector<float> f(x.begin(), x.end());
+    const ld::tile_moments tile = ld::measure_tile(x.data(), n);
+    const ld::tile_moments tile_f = ld::measure_tile(f.data(), n);
+    for (std::size_t q = 0; q < ld::lanes; ++q) {
+      INFO("n " << n << ", group " << q);
+      const ld::blocked_moments one = ld::measure_scores(x.data() + q * n, n);
+      REQUIRE(tile.mean.v[q] == one.moments.mean);
+      REQUIRE(tile.m2.v[q] == one.moments.m2);
+      REQUIRE(tile.min.v[q] == one.moments.min);
+      REQUIRE(tile.max.v[q] == one.moments.max);
+      const ld::blocked_moments one_f = ld::measure_scores(f.data() + q * n, n);
+      REQUIRE(tile_f.mean.v[q] == one_f.moments.mean);
+      REQUIRE(tile_f.m2.v[q] == one_f.moments.m2);
+    }
+  }
+}
+
+TEST_CASE("groups of one size (measured in tiles) get the bits of the same groups in a ragged batch",
+          "[blocked][tiles][layouts]") {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (std::size_t group_size : {1u, 2u, 3u, 4u, 5u, 7u, 16u, 64u}) {
+    const std::size_t num_groups = 41, n = group_size * num_groups, extra = group_size + 1;
+    std::vector<float> scores(n + extra);
+    for (float& s : scores) s = unit(rng) < 0.3 ? 1.0f : (unit(rng) < 0.5 ? static_cast<float>(unit(rng) * 5) : 0.0f);
+    std::vector<std::int64_t> offsets(num_groups + 2);
+    for (std::size_t g = 0; g <= num_groups; ++g) offsets[g] = static_cast<std::int64_t>(g * group_size);
+    offsets[num_groups + 1] = static_cast<std::int64_t>(n + extra);  // one group of another size: no tiles
+    for (const auto& settings : {lens::presets::verl_grpo(), lens::presets::trl_grpo(), lens::presets::dr_grpo(),
+                                 lens::presets::rloo()}) {
+      INFO("G " << group_size << ", estimator " << static_cast<int>(settings.kind));
+      std::vector<float> uniform(n), ragged(n + extra);
+      const lens::batch_summary tiled = lens::compute_advantages(
+          lens::sequence_inputs<float>{lens::span<const float>(scores.data(), n)}, lens::fixed_groups{group_size},
+          lens::span<float>(uniform), settings);
+      lens::compute_advantages(lens::sequence_inputs<float>{scores}, lens::offset_groups{offsets},
+                               lens::span<float>(ragged), settings);
+      REQUIRE(std::vector<float>(ragged.begin(), ragged.begin() + static_cast<std::ptrdiff_t>(n)) == uniform);
+      // The summary of the tiled batch against the one the general passes give
+      // it (statistics asked for: those passes, not tiles).
+      std::vector<float> again(n);
+      std::vector<lens::group_statistics> stats;
+      const lens::batch_summary general = lens::compute_advantages(
+          lens::sequence_inputs<float>{lens::span<const float>(scores.data(), n)}, lens::fixed_groups{group_size},
+          lens::span<float>(again), settings, &stats);
+      REQUIRE(again == uniform);
+      REQUIRE(tiled.num_groups == general.num_groups);
+      REQUIRE(tiled.num_negative_groups == general.num_negative_groups);
+      REQUIRE(tiled.num_zero_variance_groups == general.num_zero_variance_groups);
+      REQUIRE(tiled.num_nonzero_advantages == general.num_nonzero_advantages);
+    }
+  }
+}

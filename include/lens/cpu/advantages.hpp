@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -40,28 +41,68 @@ void validate_sequence_inputs(const sequence_inputs<Real>& in, const advantage_s
   core::throw_if_error(status);
 }
 
-/// Whether core::check_sequence_sample might reject some sample: a branch-free
-/// screen the compiler vectorises, true for every input the rule rejects
-/// (and for no valid one, but that is not relied on). TRL's NaN rule skips
-/// the checks of a left-out sample, so under it the rule runs directly.
+/// 32 bytes of Real, and the flags a comparison of them gives.
+template <class Real>
+struct screen_blocks;
+template <>
+struct screen_blocks<float> {
+  typedef float values __attribute__((vector_size(32)));
+  typedef std::int32_t flags __attribute__((vector_size(32)));
+};
+template <>
+struct screen_blocks<double> {
+  typedef double values __attribute__((vector_size(32)));
+  typedef std::int64_t flags __attribute__((vector_size(32)));
+};
+
+/// Whether core::check_sequence_sample might reject some sample: a
+/// branch-free screen in blocks of 32 bytes of Real (on the run-time AVX2
+/// path of lens/cpu/dispatch.hpp), true for every input the rule rejects. It
+/// may also flag a valid input, which then only costs the rule's scalar run:
+/// a log-probability sum above 0 but within the tolerance. TRL's NaN rule
+/// skips the checks of a left-out sample, so under it the rule runs directly.
 template <class Real>
 bool might_reject(const sequence_inputs<Real>& in, const advantage_settings& settings) {
   if (settings.skip_nan_scores) return true;
-  const std::size_t n = in.scores.size();
+  constexpr std::size_t width = 32 / sizeof(Real);
+  typedef typename screen_blocks<Real>::values block;
+  typedef typename screen_blocks<Real>::flags flags;
+  typedef std::int64_t length_block __attribute__((vector_size(32)));
+  const std::size_t n = in.scores.size(), full = n - n % width;
   const Real* scores = in.scores.data();
-  bool bad = false;
-  if (settings.kind != estimator::lens) {
-    for (std::size_t i = 0; i < n; ++i) bad |= !(scores[i] - scores[i] == Real(0));  // NaN or infinite
-    return bad;
-  }
   const Real* sums = in.logprob_sums.data();
   const std::int64_t* lengths = in.response_lengths.data();
-  const double tolerance = settings.logprob_tolerance;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double sum = static_cast<double>(sums[i]);
+  const bool is_lens = settings.kind == estimator::lens;
+  bool bad = false;
+  with_best_isa([&]() LENS_CPU_KERNEL {
+    flags any = {};
+    length_block short_rows = {};
+    for (std::size_t i = 0; i < full; i += width) {
+      block s;
+      std::memcpy(&s, scores + i, sizeof s);
+      if (!is_lens) {
+        any |= s - s != block{};  // NaN or infinite
+        continue;
+      }
+      block l;
+      std::memcpy(&l, sums + i, sizeof l);
+      any |= ~((s >= Real(0)) & (s <= Real(1)));
+      any |= ~((l > Real(-HUGE_VAL)) & (l <= Real(0)));  // above 0: the tolerance needs the length
+      for (std::size_t j = 0; j < width; j += 4) {
+        length_block len;
+        std::memcpy(&len, lengths + i + j, sizeof len);
+        short_rows |= len < 1;
+      }
+    }
+    for (std::size_t j = 0; j < width; ++j) bad |= any[j] != 0;
+    for (std::size_t j = 0; j < 4; ++j) bad |= short_rows[j] != 0;
+  });
+  for (std::size_t i = full; i < n; ++i) {
+    bad |= !(scores[i] - scores[i] == Real(0));
+    if (!is_lens) continue;
     bad |= !(scores[i] >= Real(0) && scores[i] <= Real(1));
+    bad |= !(sums[i] > Real(-HUGE_VAL) && sums[i] <= Real(0));
     bad |= lengths[i] < 1;
-    bad |= !(sum > -HUGE_VAL && sum <= tolerance * static_cast<double>(lengths[i]));
   }
   return bad;
 }

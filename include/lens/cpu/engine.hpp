@@ -133,6 +133,13 @@ inline void record_group(batch_summary& summary, std::vector<group_statistics>* 
 /// Rejects, before any output is written, a batch whose advantages would not be
 /// finite in Real (core::advantages_fit). The index is the group's position
 /// (order of first appearance for ids), as in group_statistics.
+/// The error for group g, whose largest |advantage| reach does not fit.
+[[noreturn]] inline void raise_misfit(std::size_t g, double reach) {
+  char detail[64];
+  std::snprintf(detail, sizeof detail, "largest |advantage| %.3g", reach);
+  raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g), detail);
+}
+
 template <class Real>
 void check_advantages_fit(const std::vector<core::score_moments>& moments, const std::vector<core::group_shape>& shapes,
                           const advantage_settings& settings, double batch_std) {
@@ -140,11 +147,7 @@ void check_advantages_fit(const std::vector<core::score_moments>& moments, const
   for (std::size_t g = 0; g < moments.size(); ++g) {
     const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
     double reach = 0;
-    if (!core::advantages_fit(moments[g], t, settings, batch_std, largest, &reach)) {
-      char detail[64];
-      std::snprintf(detail, sizeof detail, "largest |advantage| %.3g", reach);
-      raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g), detail);
-    }
+    if (!core::advantages_fit(moments[g], t, settings, batch_std, largest, &reach)) raise_misfit(g, reach);
   }
 }
 
@@ -234,7 +237,7 @@ std::int64_t write_groups(const View& view, const Samples& samples, const std::v
                           const advantage_settings& settings, double batch_std, SinkFor sink_for) {
   const std::size_t num_groups = shapes.size();
   const auto* scores = samples.score_data();
-  std::int64_t nonzero = 0;
+  lane_ints nonzero = {};
   with_best_isa([&]() LENS_CPU_KERNEL {
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
@@ -243,12 +246,101 @@ std::int64_t write_groups(const View& view, const Samples& samples, const std::v
       // group of fresh memory to fault in, which costs more than this.
       const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
       if (shapes[g].calibrate)
-        nonzero += write_group<Out>(shaped + first, n, t, sink_for(first));
+        write_group<Out>(shaped + first, n, t, sink_for(first), nonzero);
       else
-        nonzero += write_group<Out>(scores + first, n, t, sink_for(first));
+        write_group<Out>(scores + first, n, t, sink_for(first), nonzero);
     }
   });
-  return nonzero;
+  return total_of(nonzero);
+}
+
+// ------------------------------------------------------------------ groups of one size
+
+/// The size every group of view has, or 0 when sizes differ.
+template <class View>
+std::size_t common_size(const View& view) {
+  if (view.count() == 0) return 0;
+  const std::int64_t size = view.end(0) - view.begin(0);
+  for (std::int64_t g = 1; g < view.count(); ++g)
+    if (view.end(g) - view.begin(g) != size) return 0;
+  return static_cast<std::size_t>(size);
+}
+
+inline std::size_t common_size(const core::fixed_group_view& view) {
+  return static_cast<std::size_t>(view.group_size);
+}
+
+/// A per-thread buffer of size elements kept between calls: the per-group
+/// results of a large batch are megabytes of fresh memory otherwise, and
+/// faulting those pages in costs more than the work on them.
+template <class T>
+std::vector<T>& reused(std::size_t size) {
+  thread_local std::vector<T> buffer;
+  buffer.resize(size);
+  return buffer;
+}
+
+/// The passes for the GRPO family (not LENS, not batch std) when every group
+/// has n members and no statistics are asked for: pass 1 measures four
+/// groups at once (measure_tile, one per lane), so each lane's bits are
+/// measure_scores's, and keeps each group's transform; pass 2 writes.
+template <class Out, class View, class Samples, class SinkFor>
+batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples, std::size_t num_samples,
+                        SinkFor sink_for, const advantage_settings& settings) {
+  const std::size_t num_groups = static_cast<std::size_t>(view.count());
+  std::vector<core::group_transform>& transforms = reused<core::group_transform>(num_groups);
+  const auto* scores = samples.score_data();
+  const double largest = static_cast<double>(std::numeric_limits<Out>::max());
+  batch_summary summary;
+  summary.num_samples = num_samples;
+  summary.num_groups = num_groups;
+  std::size_t first_misfit = num_groups;
+  double misfit_reach = 0;
+  // Shape, transform and fit of group g, from its moments (core's rules).
+  auto finish = [&](std::size_t g, const core::score_moments& m, std::int64_t num_positive) LENS_CPU_KERNEL {
+    core::confidence_summary confidence;
+    confidence.count = m.count;
+    confidence.num_correct = static_cast<double>(num_positive);
+    const core::group_shape shape = core::make_shape(confidence, settings);
+    transforms[g] = core::make_transform(m, shape, settings, 0.0);
+    double reach = 0;
+    if (!core::advantages_fit(m, transforms[g], settings, 0.0, largest, &reach) && g < first_misfit) {
+      first_misfit = g;
+      misfit_reach = reach;
+    }
+    summary.num_negative_groups += shape.negative;
+    summary.num_zero_variance_groups += core::zero_variance(m);
+  };
+  with_best_isa([&]() LENS_CPU_KERNEL {
+    std::size_t g = 0;
+    for (; g + lanes <= num_groups; g += lanes) {
+      const tile_moments tile = measure_tile(scores + view.begin(static_cast<std::int64_t>(g)), n);
+      for (std::size_t q = 0; q < lanes; ++q) {
+        core::score_moments m;
+        m.count = static_cast<double>(n);
+        m.mean = tile.mean.v[q];
+        m.m2 = tile.m2.v[q];
+        m.min = tile.min.v[q];
+        m.max = tile.max.v[q];
+        finish(g + q, m, m.max > 0);  // some score above 0: shape needs no more than that
+      }
+    }
+    for (; g < num_groups; ++g) {
+      const blocked_moments b = measure_scores(scores + view.begin(static_cast<std::int64_t>(g)), n);
+      finish(g, b.moments, b.num_positive);
+    }
+  });
+  if (first_misfit < num_groups) raise_misfit(first_misfit, misfit_reach);
+  lane_ints nonzero = {};
+  with_best_isa([&]() LENS_CPU_KERNEL {
+    for (std::size_t g = 0; g < num_groups; ++g) {
+      const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+      write_group<Out>(scores + first, n, transforms[g], sink_for(first), nonzero);
+    }
+  });
+  summary.num_nonzero_advantages = static_cast<std::size_t>(total_of(nonzero));
+  core::finish_summary(summary);
+  return summary;
 }
 
 /// Both passes, the fit check between them, the summary and the statistics.
@@ -257,6 +349,9 @@ template <class Out, class View, class Samples, class SinkFor, class GroupId>
 batch_summary run_passes(const View& view, const Samples& samples, std::size_t num_positions, std::size_t num_samples,
                          SinkFor sink_for, GroupId group_id, const advantage_settings& settings,
                          std::vector<group_statistics>* statistics) {
+  const bool tiles = settings.kind != estimator::lens && settings.kind != estimator::grpo_batch_std && !statistics;
+  const std::size_t size = tiles ? common_size(view) : 0;
+  if (size > 0) return run_tiles<Out>(view, size, samples, num_samples, sink_for, settings);
   const group_state state = measure_groups(view, samples, num_positions, settings);
   const std::size_t num_groups = state.moments.size();
   const double batch_std = batch_standard_deviation(state.moments, settings);

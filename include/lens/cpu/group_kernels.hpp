@@ -108,6 +108,152 @@ LENS_CPU_INLINE blocked_moments measure_scores(const S* x, std::size_t n) {
   return r;
 }
 
+/// Four groups' moments, group q in lane q (measure_tile). No count of
+/// positive scores: a group has one exactly when its max is above 0.
+struct tile_moments {
+  packet mean, m2, min, max;
+};
+
+// Two-source lane shuffles: lane j of the result is lane i_j of (a, b)
+// read as one vector of eight. nvcc's front end takes neither builtin, so
+// its host pass builds the vector lane by lane (its tests run the engine, not
+// its speed).
+#if defined(__CUDACC__)
+#define LENS_CPU_SHUFFLE(V, a, b, i0, i1, i2, i3) \
+  (V{lane_of(a, b, i0), lane_of(a, b, i1), lane_of(a, b, i2), lane_of(a, b, i3)})
+template <class V>
+LENS_CPU_INLINE auto lane_of(const V& a, const V& b, int i) -> decltype(a[0]) {
+  return i < 4 ? a[i] : b[i - 4];
+}
+#elif defined(__clang__)
+#define LENS_CPU_SHUFFLE(V, a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define LENS_CPU_SHUFFLE(V, a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, shuffle_mask<V>{i0, i1, i2, i3})
+#endif
+
+template <class V> struct shuffle_mask_of;
+template <> struct shuffle_mask_of<lane_doubles> { typedef std::int64_t type __attribute__((vector_size(32))); };
+template <class V> using shuffle_mask = typename shuffle_mask_of<V>::type;
+
+/// Rows r0..r3 (one group each) turned into columns c0..c3 (one member
+/// each): lane q of c_j is lane j of r_q. Unpacks within 128-bit halves,
+/// then half swaps (AVX's 4 x 4 transpose).
+LENS_CPU_INLINE void transpose(const lane_doubles& r0, const lane_doubles& r1, const lane_doubles& r2,
+                               const lane_doubles& r3, lane_doubles& c0, lane_doubles& c1, lane_doubles& c2,
+                               lane_doubles& c3) {
+  const lane_doubles t0 = LENS_CPU_SHUFFLE(lane_doubles, r0, r1, 0, 4, 2, 6);
+  const lane_doubles t1 = LENS_CPU_SHUFFLE(lane_doubles, r0, r1, 1, 5, 3, 7);
+  const lane_doubles t2 = LENS_CPU_SHUFFLE(lane_doubles, r2, r3, 0, 4, 2, 6);
+  const lane_doubles t3 = LENS_CPU_SHUFFLE(lane_doubles, r2, r3, 1, 5, 3, 7);
+  c0 = LENS_CPU_SHUFFLE(lane_doubles, t0, t2, 0, 1, 4, 5);
+  c1 = LENS_CPU_SHUFFLE(lane_doubles, t1, t3, 0, 1, 4, 5);
+  c2 = LENS_CPU_SHUFFLE(lane_doubles, t0, t2, 2, 3, 6, 7);
+  c3 = LENS_CPU_SHUFFLE(lane_doubles, t1, t3, 2, 3, 6, 7);
+}
+
+/// Members [k, k + lanes) of the four groups x + q n (q = 0..3), one group
+/// per lane: c0 holds member k of each group, c1 member k + 1, ... (Floats
+/// are widened first: GCC splits a widening of shuffled floats in halves.)
+template <class S>
+LENS_CPU_INLINE void load_columns(const S* x, std::size_t n, std::size_t k, packet& c0, packet& c1, packet& c2,
+                                  packet& c3) {
+  transpose(load(x + k).v, load(x + n + k).v, load(x + 2 * n + k).v, load(x + 3 * n + k).v, c0.v, c1.v, c2.v, c3.v);
+}
+
+/// ... the last count < lanes members of each group, the lanes past its end 0.
+template <class S>
+LENS_CPU_INLINE void load_last_columns(const S* x, std::size_t n, std::size_t k, std::size_t count, packet& c0,
+                                       packet& c1, packet& c2, packet& c3) {
+  transpose(load_first(x + k, count, 0.0).v, load_first(x + n + k, count, 0.0).v,
+            load_first(x + 2 * n + k, count, 0.0).v, load_first(x + 3 * n + k, count, 0.0).v, c0.v, c1.v, c2.v, c3.v);
+}
+
+/// The compensated sum of measure_scores for four groups, one per lane:
+/// lane j's running sum of a group is t_j here, its error e_j.
+LENS_CPU_INLINE packet compensated_sum(const packet& t0, const packet& t1, const packet& t2, const packet& t3,
+                                       const packet& e0, const packet& e1, const packet& e2, const packet& e3) {
+  packet s = broadcast(0.0), c = s;
+  auto step = [&](const packet& t_j) LENS_CPU_KERNEL {
+    const packet t = s + t_j;
+    const packet z = t - s;
+    c += (s - (t - z)) + (t_j - z);
+    s = t;
+  };
+  step(t0);  // lanes in the order 0, 2, 1, 3, as compensated_sum
+  step(t2);
+  step(t1);
+  step(t3);
+  return s + (c + ((e0 + e2) + (e1 + e3)));
+}
+
+/// measure_scores of four groups of n members at once, group q being
+/// x[q n .. (q + 1) n), one group per lane. Each group's mean and M2 take
+/// the same operations in the same order as in measure_scores (its lane j's
+/// accumulators are a packet of their own here), so they have its bits; min
+/// and max are exact in any order. What measure_scores
+/// pays per group in scalar steps (the compensated sum's chain, the lane
+/// trees, the divisions) is one packet step per four groups here.
+template <class S>
+LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
+  const packet zero = broadcast(0.0);
+  tile_moments r;
+  r.min.v = lane_doubles{static_cast<double>(x[0]), static_cast<double>(x[n]), static_cast<double>(x[2 * n]),
+                         static_cast<double>(x[3 * n])};
+  r.max = r.min;
+  packet t0 = zero, t1 = zero, t2 = zero, t3 = zero, e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+  packet c0, c1, c2, c3;
+  // Member k + j of each group into lane j's sums; a lane past the group's
+  // end adds 0, as measure_scores's masked tail does.
+  auto add_column = [&](packet& t, packet& e, const packet& v, bool inside) LENS_CPU_KERNEL {
+    add_compensated(t, e, inside ? v : zero);
+    if (!inside) return;
+    r.min = min(r.min, v);
+    r.max = max(r.max, v);
+  };
+  const std::size_t full = n - n % lanes, rest = n % lanes;
+  for (std::size_t k = 0; k < full; k += lanes) {
+    load_columns(x, n, k, c0, c1, c2, c3);
+    add_column(t0, e0, c0, true);
+    add_column(t1, e1, c1, true);
+    add_column(t2, e2, c2, true);
+    add_column(t3, e3, c3, true);
+  }
+  if (rest) {
+    load_last_columns(x, n, full, rest, c0, c1, c2, c3);
+    add_column(t0, e0, c0, true);
+    add_column(t1, e1, c1, rest > 1);
+    add_column(t2, e2, c2, rest > 2);
+    add_column(t3, e3, c3, false);
+  }
+  const double size = static_cast<double>(n);
+  const packet mean = compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / size;
+  packet d0 = zero, d1 = zero, d2 = zero, d3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+  auto add_deviation = [&](packet& d_sum, packet& square, const packet& v, bool inside) LENS_CPU_KERNEL {
+    const packet d = inside ? v - mean : zero;  // measure_scores: mean - mean = 0 past the end
+    d_sum += d;
+    square += d * d;
+  };
+  for (std::size_t k = 0; k < full; k += lanes) {
+    load_columns(x, n, k, c0, c1, c2, c3);
+    add_deviation(d0, q0, c0, true);
+    add_deviation(d1, q1, c1, true);
+    add_deviation(d2, q2, c2, true);
+    add_deviation(d3, q3, c3, true);
+  }
+  if (rest) {
+    load_last_columns(x, n, full, rest, c0, c1, c2, c3);
+    add_deviation(d0, q0, c0, true);
+    add_deviation(d1, q1, c1, rest > 1);
+    add_deviation(d2, q2, c2, rest > 2);
+    add_deviation(d3, q3, c3, false);
+  }
+  const packet dsum = (d0 + d2) + (d1 + d3);
+  const packet m2 = ((q0 + q2) + (q1 + q3)) - dsum * dsum / size;
+  r.mean = select(r.min == r.max, r.min, mean);
+  r.m2 = select(m2 > zero, m2, zero);
+  return r;
+}
+
 /// Step 1 of LENS over a group: scores r, log pbar c and log p (the
 /// probability D_imp uses) of n members. terms: n doubles of scratch.
 template <class S>
@@ -194,15 +340,15 @@ struct scatter_sink {
 };
 
 /// Step 3 over a group: (x - centre) * scale for its n members, or exactly 0.
-/// Returns how many advantages are nonzero in Out.
+/// Adds to nonzero's lanes how many advantages are nonzero in Out.
 template <class Out, class X, class Sink>
-LENS_CPU_INLINE std::int64_t write_group(const X* x, std::size_t n, const core::group_transform& t, const Sink& sink) {
+LENS_CPU_INLINE void write_group(const X* x, std::size_t n, const core::group_transform& t, const Sink& sink,
+                                 lane_ints& nonzero) {
   if (t.zero) {
     sink.zero(n);
-    return 0;
+    return;
   }
   const Out* as_out = nullptr;  // selects the precision of the nonzero test
-  lane_ints nonzero = {};
   std::size_t k = 0;
   for (; k + lanes <= n; k += lanes) {
     const packet a = core::scaled_advantage(t, load(x + k));
@@ -214,7 +360,6 @@ LENS_CPU_INLINE std::int64_t write_group(const X* x, std::size_t n, const core::
     sink.put_first(k, n - k, a);
     count_into(nonzero, nonzero_as(a, as_out) & first_lanes(n - k));
   }
-  return total_of(nonzero);
 }
 
 }  // namespace detail

@@ -95,8 +95,15 @@ LENS_CPU_INLINE lane_mask operator~(const lane_mask& a) { return {~a.m}; }
 /// a where the mask is set, b elsewhere.
 LENS_CPU_INLINE packet select(const lane_mask& m, const packet& a, const packet& b) { return from_bits((m.m & bits(a)) | (~m.m & bits(b))); }
 /// a < b ? a : b and a > b ? a : b per lane, as core's scalar code writes them.
+/// (The vector ?: becomes one minpd / maxpd, which compute exactly this;
+/// nvcc's front end does not take it.)
+#if defined(__CUDACC__)
 LENS_CPU_INLINE packet min(const packet& a, const packet& b) { return select(a < b, a, b); }
 LENS_CPU_INLINE packet max(const packet& a, const packet& b) { return select(a > b, a, b); }
+#else
+LENS_CPU_INLINE packet min(const packet& a, const packet& b) { return {a.v < b.v ? a.v : b.v}; }
+LENS_CPU_INLINE packet max(const packet& a, const packet& b) { return {a.v > b.v ? a.v : b.v}; }
+#endif
 
 LENS_CPU_INLINE bool any(const lane_mask& m) {
   std::int64_t r = 0;
