@@ -284,7 +284,7 @@ class distributed_batch {
     // The local samples group by group, in the single-process engine's
     // member order, measured by its kernels: a group wholly on this rank
     // gets the single-process bits.
-    gathered_ = detail::gather_groups(numbering_.group.data(), local_.size(), n, samples, is_lens);
+    detail::gather_groups(numbering_.group.data(), local_.size(), n, samples, is_lens, gathered_);
     const core::offset_group_view view = gathered_.view();
     const double* scores = gathered_.scores.data();
     std::vector<double> terms(is_lens ? detail::largest_group(view) : 0);

@@ -153,6 +153,23 @@ void check_advantages_fit(const std::vector<core::score_moments>& moments, const
 
 // ------------------------------------------------------------------ the two passes
 
+/// A per-thread T kept between calls: the per-group and per-member results of
+/// a large batch are megabytes of fresh memory otherwise, and faulting those
+/// pages in costs more than the work on them. The engine's passes use one
+/// of each at a time (no call nests in another on a thread).
+template <class T>
+T& reused() {
+  thread_local T value;
+  return value;
+}
+
+template <class T>
+std::vector<T>& reused(std::size_t size) {
+  std::vector<T>& buffer = reused<std::vector<T>>();
+  buffer.resize(size);
+  return buffer;
+}
+
 /// What pass 1 learns: per group its shape, moments and correct count; per
 /// member position, LENS's r~ where the group is calibrated.
 struct group_state {
@@ -199,11 +216,11 @@ std::size_t largest_group(const View& view) {
 
 /// Pass 1 over the groups of view (positions [begin(g), end(g)) of samples).
 template <class View, class Samples>
-group_state measure_groups(const View& view, const Samples& samples, std::size_t num_positions,
-                           const advantage_settings& settings) {
+const group_state& measure_groups(const View& view, const Samples& samples, std::size_t num_positions,
+                                  const advantage_settings& settings) {
   const std::size_t num_groups = static_cast<std::size_t>(view.count());
   const bool is_lens = settings.kind == estimator::lens;
-  group_state state;
+  group_state& state = reused<group_state>();  // every entry below is written before it is read
   state.shapes.resize(num_groups);
   state.moments.resize(num_groups);
   state.num_correct.resize(num_groups);
@@ -268,16 +285,6 @@ std::size_t common_size(const View& view) {
 
 inline std::size_t common_size(const core::fixed_group_view& view) {
   return static_cast<std::size_t>(view.group_size);
-}
-
-/// A per-thread buffer of size elements kept between calls: the per-group
-/// results of a large batch are megabytes of fresh memory otherwise, and
-/// faulting those pages in costs more than the work on them.
-template <class T>
-std::vector<T>& reused(std::size_t size) {
-  thread_local std::vector<T> buffer;
-  buffer.resize(size);
-  return buffer;
 }
 
 /// The passes for the GRPO family (not LENS, not batch std) when every group
@@ -352,7 +359,7 @@ batch_summary run_passes(const View& view, const Samples& samples, std::size_t n
   const bool tiles = settings.kind != estimator::lens && settings.kind != estimator::grpo_batch_std && !statistics;
   const std::size_t size = tiles ? common_size(view) : 0;
   if (size > 0) return run_tiles<Out>(view, size, samples, num_samples, sink_for, settings);
-  const group_state state = measure_groups(view, samples, num_positions, settings);
+  const group_state& state = measure_groups(view, samples, num_positions, settings);
   const std::size_t num_groups = state.moments.size();
   const double batch_std = batch_standard_deviation(state.moments, settings);
   check_advantages_fit<Out>(state.moments, state.shapes, settings, batch_std);
@@ -385,11 +392,11 @@ struct gathered_groups {
   value_samples samples() const { return {scores.data(), log_conf.data(), log_prob.data()}; }
 };
 
-/// A counting sort by group_of (dense group numbers below num_groups).
+/// A counting sort by group_of (dense group numbers below num_groups), into r
+/// (whose buffers are reused).
 template <class Samples>
-gathered_groups gather_groups(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
-                              const Samples& samples, bool is_lens) {
-  gathered_groups r;
+void gather_groups(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
+                   const Samples& samples, bool is_lens, gathered_groups& r) {
   r.offsets.assign(num_groups + 1, 0);
   for (std::size_t i = 0; i < num_samples; ++i)
     if (!samples.missing(i)) ++r.offsets[static_cast<std::size_t>(group_of[i]) + 1];
@@ -413,7 +420,6 @@ gathered_groups gather_groups(const std::int64_t* group_of, std::size_t num_grou
       r.log_prob[k] = samples.log_probability(i);
     }
   }
-  return r;
 }
 
 /// The passes over gathered groups, scattering advantages back to the
@@ -422,8 +428,8 @@ template <class Out, class Samples, class GroupId>
 batch_summary run_gathered(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
                            const Samples& samples, Out* advantages, GroupId group_id, const advantage_settings& settings,
                            std::vector<group_statistics>* statistics) {
-  const gathered_groups gathered =
-      gather_groups(group_of, num_groups, num_samples, samples, settings.kind == estimator::lens);
+  gathered_groups& gathered = reused<gathered_groups>();
+  gather_groups(group_of, num_groups, num_samples, samples, settings.kind == estimator::lens, gathered);
   for (std::size_t i = 0; i < num_samples; ++i)
     if (samples.missing(i)) advantages[i] = Out(0);
   const std::int64_t* order = gathered.order.data();
