@@ -210,34 +210,69 @@ TEST_CASE("four groups measured in one tile have measure_scores's bits, every ta
   }
 }
 
+TEST_CASE("four LENS groups measured in one tile have measure_confidence's bits, every tail length",
+          "[blocked][tiles]") {
+  std::mt19937_64 rng(18);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (std::size_t n : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 13u, 64u, 333u}) {
+    std::vector<double> r(4 * n), c(4 * n), p(4 * n), terms(4 * n), one_terms(n);
+    for (std::size_t i = 0; i < 4 * n; ++i) {
+      const std::size_t q = i / n;  // group 0 negative, group 1 fractional rewards, 2 and 3 binary
+      r[i] = q == 0 ? 0.0 : (q == 1 ? (unit(rng) < 0.5 ? unit(rng) : 0.0) : (unit(rng) < 0.5 ? 1.0 : 0.0));
+      p[i] = -unit(rng) * (q == 3 ? 3000.0 : 30.0);  // group 3: most terms underflow their exp
+      c[i] = p[i] / (1.0 + std::floor(unit(rng) * 100));
+    }
+    const ld::confidence_tile tile = ld::measure_confidence_tile(r.data(), c.data(), p.data(), n, terms.data());
+    for (std::size_t q = 0; q < ld::lanes; ++q) {
+      INFO("n " << n << ", group " << q);
+      const lens::core::confidence_summary one =
+          ld::measure_confidence(r.data() + q * n, c.data() + q * n, p.data() + q * n, n, one_terms.data());
+      REQUIRE(static_cast<double>(tile.num_correct[q]) == one.num_correct);
+      REQUIRE(tile.max_log_confidence.v[q] == one.max_log_confidence);
+      REQUIRE(tile.lse_max.v[q] == one.lse_max);
+      REQUIRE(tile.lse_sum.v[q] == one.lse_sum);
+    }
+  }
+}
+
 TEST_CASE("groups of one size (measured in tiles) get the bits of the same groups in a ragged batch",
           "[blocked][tiles][layouts]") {
   std::mt19937_64 rng(17);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   for (std::size_t group_size : {1u, 2u, 3u, 4u, 5u, 7u, 16u, 64u}) {
     const std::size_t num_groups = 41, n = group_size * num_groups, extra = group_size + 1;
-    std::vector<float> scores(n + extra);
-    for (float& s : scores) s = unit(rng) < 0.3 ? 1.0f : (unit(rng) < 0.5 ? static_cast<float>(unit(rng) * 5) : 0.0f);
+    std::vector<float> scores(n + extra), rewards(n + extra), sums(n + extra);
+    std::vector<std::int64_t> lengths(n + extra);
+    for (std::size_t i = 0; i < n + extra; ++i) {
+      const double success = (i / group_size) % 3 == 0 ? 0.0 : 0.5;  // every third group negative
+      rewards[i] = unit(rng) < success ? (unit(rng) < 0.8 ? 1.0f : static_cast<float>(unit(rng))) : 0.0f;
+      scores[i] = unit(rng) < 0.5 ? rewards[i] : static_cast<float>(unit(rng) * 5);  // any finite score
+      lengths[i] = 1 + static_cast<std::int64_t>(unit(rng) * 2000);
+      sums[i] = static_cast<float>(-static_cast<double>(lengths[i]) * (0.01 + 1.5 * unit(rng)));
+    }
     std::vector<std::int64_t> offsets(num_groups + 2);
     for (std::size_t g = 0; g <= num_groups; ++g) offsets[g] = static_cast<std::int64_t>(g * group_size);
     offsets[num_groups + 1] = static_cast<std::int64_t>(n + extra);  // one group of another size: no tiles
     for (const auto& settings : {lens::presets::verl_grpo(), lens::presets::trl_grpo(), lens::presets::dr_grpo(),
-                                 lens::presets::rloo()}) {
+                                 lens::presets::rloo(), lens::presets::lens()}) {
       INFO("G " << group_size << ", estimator " << static_cast<int>(settings.kind));
+      const bool is_lens = settings.kind == lens::estimator::lens;
+      const std::vector<float>& s = is_lens ? rewards : scores;
+      const lens::sequence_inputs<float> all{s, sums, lengths};
+      const lens::sequence_inputs<float> head{lens::span<const float>(s.data(), n),
+                                              lens::span<const float>(sums.data(), n),
+                                              lens::span<const std::int64_t>(lengths.data(), n)};
       std::vector<float> uniform(n), ragged(n + extra);
-      const lens::batch_summary tiled = lens::compute_advantages(
-          lens::sequence_inputs<float>{lens::span<const float>(scores.data(), n)}, lens::fixed_groups{group_size},
-          lens::span<float>(uniform), settings);
-      lens::compute_advantages(lens::sequence_inputs<float>{scores}, lens::offset_groups{offsets},
-                               lens::span<float>(ragged), settings);
+      const lens::batch_summary tiled =
+          lens::compute_advantages(head, lens::fixed_groups{group_size}, lens::span<float>(uniform), settings);
+      lens::compute_advantages(all, lens::offset_groups{offsets}, lens::span<float>(ragged), settings);
       REQUIRE(std::vector<float>(ragged.begin(), ragged.begin() + static_cast<std::ptrdiff_t>(n)) == uniform);
       // The summary of the tiled batch against the one the general passes give
       // it (statistics asked for: those passes, not tiles).
       std::vector<float> again(n);
       std::vector<lens::group_statistics> stats;
-      const lens::batch_summary general = lens::compute_advantages(
-          lens::sequence_inputs<float>{lens::span<const float>(scores.data(), n)}, lens::fixed_groups{group_size},
-          lens::span<float>(again), settings, &stats);
+      const lens::batch_summary general =
+          lens::compute_advantages(head, lens::fixed_groups{group_size}, lens::span<float>(again), settings, &stats);
       REQUIRE(again == uniform);
       REQUIRE(tiled.num_groups == general.num_groups);
       REQUIRE(tiled.num_negative_groups == general.num_negative_groups);

@@ -155,11 +155,30 @@ LENS_HD confidence_summary merge(const confidence_summary& a, const confidence_s
 /// log D(q): the floor log F = log(floor_factor) + max log pbar for a negative
 /// group, max(log D_imp, log F) for a mixed one, where
 /// log D_imp = log G - logsumexp_{r_i > 0}(log r_i - log p_i).
-LENS_HD double log_difficulty(const confidence_summary& s, const advantage_settings& settings) {
-  const double log_floor = log(settings.floor_factor) + s.max_log_confidence;
+/// The logs log_difficulty takes of a group's constants, which a caller
+/// that sees many groups of one size computes once: log(floor_factor) and
+/// log G.
+struct difficulty_logs {
+  double log_floor_factor = 0;
+  double log_count = 0;
+};
+
+LENS_HD difficulty_logs make_difficulty_logs(const advantage_settings& settings, double count) {
+  difficulty_logs logs;
+  logs.log_floor_factor = log(settings.floor_factor);
+  logs.log_count = log(count);
+  return logs;
+}
+
+LENS_HD double log_difficulty(const confidence_summary& s, const difficulty_logs& logs) {
+  const double log_floor = logs.log_floor_factor + s.max_log_confidence;
   if (s.num_correct == 0) return log_floor;
-  const double log_importance = log(s.count) - (s.lse_max + log(s.lse_sum));
+  const double log_importance = logs.log_count - (s.lse_max + log(s.lse_sum));
   return log_importance > log_floor ? log_importance : log_floor;
+}
+
+LENS_HD double log_difficulty(const confidence_summary& s, const advantage_settings& settings) {
+  return log_difficulty(s, make_difficulty_logs(settings, s.count));
 }
 
 // ------------------------------------------------------------------ shaping
@@ -200,15 +219,22 @@ struct group_shape {
   double weight = 0;        ///< penalty weight (1/G or 1)
 };
 
-LENS_HD group_shape make_shape(const confidence_summary& s, const advantage_settings& settings) {
+/// logs: make_difficulty_logs(settings, s.count), which only LENS reads.
+LENS_HD group_shape make_shape(const confidence_summary& s, const advantage_settings& settings,
+                               const difficulty_logs& logs) {
   group_shape shape;
   shape.negative = s.num_correct == 0;
   shape.calibrate = lens_calibrates(settings, shape.negative);
   if (shape.calibrate) {
-    shape.log_difficulty = log_difficulty(s, settings);
+    shape.log_difficulty = log_difficulty(s, logs);
     shape.weight = penalty_weight(settings, s.count);
   }
   return shape;
+}
+
+LENS_HD group_shape make_shape(const confidence_summary& s, const advantage_settings& settings) {
+  return make_shape(s, settings, settings.kind == estimator::lens ? make_difficulty_logs(settings, s.count)
+                                                                  : difficulty_logs{});
 }
 
 /// The score a sample's advantage is computed from: r~ where LENS calibrates,

@@ -192,20 +192,21 @@ class distributed_batch {
     if (merged_ != num_exchanges())
       raise(error_code::size_mismatch, "distributed_batch", -1, "finish() before the last merge");
     core::check_size("advantages", advantages.size(), num_samples_);
-    if (batch_real_bytes_ == sizeof(float)) detail::check_advantages_fit<float>(moments_, shapes_, settings_, batch_std_);
-    else detail::check_advantages_fit<double>(moments_, shapes_, settings_, batch_std_);
+    const std::vector<core::group_transform>& transforms =
+        batch_real_bytes_ == sizeof(float) ? detail::fitting_transforms<float>(moments_, shapes_, settings_, batch_std_)
+                                           : detail::fitting_transforms<double>(moments_, shapes_, settings_, batch_std_);
     std::vector<core::group_shape> local_shapes(local_.size());
-    std::vector<core::score_moments> local_moments(local_.size());
+    std::vector<core::group_transform> local_transforms(local_.size());
     for (std::size_t g = 0; g < local_.size(); ++g) {
       local_shapes[g] = shapes_[global_of_local_[g]];
-      local_moments[g] = moments_[global_of_local_[g]];
+      local_transforms[g] = transforms[global_of_local_[g]];
     }
     batch_summary summary;
     summary.num_samples = num_samples_;
     summary.num_groups = moments_.size();
     const std::int64_t* order = gathered_.order.data();
     summary.num_nonzero_advantages = static_cast<std::size_t>(detail::write_groups<Real>(
-        gathered_.view(), gathered_.samples(), local_shapes, local_moments, shaped_.data(), settings_, batch_std_,
+        gathered_.view(), gathered_.samples(), local_shapes, local_transforms, shaped_.data(),
         [&](std::size_t first) { return detail::scatter_sink<Real>{advantages.data(), order + first}; }));
     if (group_stats) group_stats->resize(moments_.size());
     for (std::size_t g = 0; g < moments_.size(); ++g)

@@ -112,6 +112,24 @@ struct row_values {
 
 // ------------------------------------------------------------------ group-level helpers
 
+/// A per-thread T kept between calls: the per-group and per-member results of
+/// a large batch are megabytes of fresh memory otherwise, and faulting those
+/// pages in costs more than the work on them. The engine's passes use one
+/// of each type at a time (no call nests in another on a thread), so two
+/// buffers alive at once need two types.
+template <class T>
+T& reused() {
+  thread_local T value;
+  return value;
+}
+
+template <class T>
+std::vector<T>& reused(std::size_t size) {
+  std::vector<T>& buffer = reused<std::vector<T>>();
+  buffer.resize(size);
+  return buffer;
+}
+
 /// Batch std over every shaped score (only grpo_batch_std reads it).
 inline double batch_standard_deviation(const std::vector<core::score_moments>& moments,
                                        const advantage_settings& settings) {
@@ -130,45 +148,33 @@ inline void record_group(batch_summary& summary, std::vector<group_statistics>* 
   if (statistics) (*statistics)[g] = core::make_statistics(id, num_correct, shape, m, settings);
 }
 
-/// Rejects, before any output is written, a batch whose advantages would not be
-/// finite in Real (core::advantages_fit). The index is the group's position
-/// (order of first appearance for ids), as in group_statistics.
-/// The error for group g, whose largest |advantage| reach does not fit.
+/// The error for group g, whose largest |advantage| reach does not fit. The
+/// index is the group's position (order of first appearance for ids), as in
+/// group_statistics.
 [[noreturn]] inline void raise_misfit(std::size_t g, double reach) {
   char detail[64];
   std::snprintf(detail, sizeof detail, "largest |advantage| %.3g", reach);
   raise(error_code::advantage_overflow, "groups", static_cast<std::int64_t>(g), detail);
 }
 
+/// Rejects, before any output is written, a batch whose advantages would not be
+/// finite in Real (core::advantages_fit); returns each group's transform (in
+/// this thread's buffer, see reused), which pass 2 applies.
 template <class Real>
-void check_advantages_fit(const std::vector<core::score_moments>& moments, const std::vector<core::group_shape>& shapes,
-                          const advantage_settings& settings, double batch_std) {
+const std::vector<core::group_transform>& fitting_transforms(const std::vector<core::score_moments>& moments,
+                                                             const std::vector<core::group_shape>& shapes,
+                                                             const advantage_settings& settings, double batch_std) {
   const double largest = static_cast<double>(std::numeric_limits<Real>::max());
+  std::vector<core::group_transform>& transforms = reused<core::group_transform>(moments.size());
   for (std::size_t g = 0; g < moments.size(); ++g) {
-    const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
+    transforms[g] = core::make_transform(moments[g], shapes[g], settings, batch_std);
     double reach = 0;
-    if (!core::advantages_fit(moments[g], t, settings, batch_std, largest, &reach)) raise_misfit(g, reach);
+    if (!core::advantages_fit(moments[g], transforms[g], settings, batch_std, largest, &reach)) raise_misfit(g, reach);
   }
+  return transforms;
 }
 
 // ------------------------------------------------------------------ the two passes
-
-/// A per-thread T kept between calls: the per-group and per-member results of
-/// a large batch are megabytes of fresh memory otherwise, and faulting those
-/// pages in costs more than the work on them. The engine's passes use one
-/// of each at a time (no call nests in another on a thread).
-template <class T>
-T& reused() {
-  thread_local T value;
-  return value;
-}
-
-template <class T>
-std::vector<T>& reused(std::size_t size) {
-  std::vector<T>& buffer = reused<std::vector<T>>();
-  buffer.resize(size);
-  return buffer;
-}
 
 /// What pass 1 learns: per group its shape, moments and correct count; per
 /// member position, LENS's r~ where the group is calibrated.
@@ -230,6 +236,8 @@ const group_state& measure_groups(const View& view, const Samples& samples, std:
   std::vector<double> scratch(is_lens ? 3 * largest : 0);
   double* const terms = is_lens ? scratch.data() + 2 * largest : nullptr;  // no offset on GRPO's null data()
   const auto* scores = samples.score_data();
+  core::difficulty_logs logs;
+  double logs_count = -1;  // the group size logs are for
   with_best_isa([&]() LENS_CPU_KERNEL {
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
@@ -238,7 +246,11 @@ const group_state& measure_groups(const View& view, const Samples& samples, std:
       if (is_lens) samples.lens_values(first, n, scratch.data(), scratch.data() + largest, c, p);
       const core::confidence_summary confidence =
           measure_group(scores + first, c, p, n, is_lens, terms, state.moments[g]);
-      state.shapes[g] = core::make_shape(confidence, settings);
+      if (is_lens && confidence.count != logs_count) {  // groups of one size: their logs once
+        logs = core::make_difficulty_logs(settings, confidence.count);
+        logs_count = confidence.count;
+      }
+      state.shapes[g] = core::make_shape(confidence, settings, logs);
       if (is_lens) state.moments[g] = measure_shaped(scores + first, c, n, state.shapes[g], state.shaped.data() + first);
       state.num_correct[g] = static_cast<std::int64_t>(confidence.num_correct);
     }
@@ -250,8 +262,8 @@ const group_state& measure_groups(const View& view, const Samples& samples, std:
 /// group_kernels.hpp); returns how many are nonzero.
 template <class Out, class View, class Samples, class SinkFor>
 std::int64_t write_groups(const View& view, const Samples& samples, const std::vector<core::group_shape>& shapes,
-                          const std::vector<core::score_moments>& moments, const double* shaped,
-                          const advantage_settings& settings, double batch_std, SinkFor sink_for) {
+                          const std::vector<core::group_transform>& transforms, const double* shaped,
+                          SinkFor sink_for) {
   const std::size_t num_groups = shapes.size();
   const auto* scores = samples.score_data();
   lane_ints nonzero = {};
@@ -259,9 +271,7 @@ std::int64_t write_groups(const View& view, const Samples& samples, const std::v
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
-      // Computed here rather than kept: an array of transforms is 24 B per
-      // group of fresh memory to fault in, which costs more than this.
-      const core::group_transform t = core::make_transform(moments[g], shapes[g], settings, batch_std);
+      const core::group_transform& t = transforms[g];
       if (shapes[g].calibrate)
         write_group<Out>(shaped + first, n, t, sink_for(first), nonzero);
       else
@@ -287,28 +297,37 @@ inline std::size_t common_size(const core::fixed_group_view& view) {
   return static_cast<std::size_t>(view.group_size);
 }
 
-/// The passes for the GRPO family (not LENS, not batch std) when every group
-/// has n members and no statistics are asked for: pass 1 measures four
-/// groups at once (measure_tile, one per lane), so each lane's bits are
-/// measure_scores's, and keeps each group's transform; pass 2 writes.
+/// The passes when every group has n members and no statistics are asked
+/// for (batch std excepted): pass 1 measures four groups at once, one per
+/// lane (measure_tile, and for LENS measure_confidence_tile), so each lane's
+/// bits are the per-group kernels'; it keeps each group's transform and, for
+/// LENS, every member's shaped score (r~, or the score where the group is not
+/// calibrated). Pass 2 writes.
 template <class Out, class View, class Samples, class SinkFor>
 batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples, std::size_t num_samples,
                         SinkFor sink_for, const advantage_settings& settings) {
   const std::size_t num_groups = static_cast<std::size_t>(view.count());
+  const bool is_lens = settings.kind == estimator::lens;
   std::vector<core::group_transform>& transforms = reused<core::group_transform>(num_groups);
+  double* const shaped = is_lens ? reused<double>(num_samples).data() : nullptr;
+  // LENS scratch for one tile: log pbar, log p and the D_imp terms of 4 n
+  // members (a buffer of its own type: reused<double> holds shaped).
+  struct tile_scratch {
+    std::vector<double> values;
+  };
+  std::vector<double>& scratch = reused<tile_scratch>().values;
+  scratch.resize(is_lens ? 3 * lanes * n : 0);
   const auto* scores = samples.score_data();
   const double largest = static_cast<double>(std::numeric_limits<Out>::max());
+  const double count = static_cast<double>(n);
+  const core::difficulty_logs logs = is_lens ? core::make_difficulty_logs(settings, count) : core::difficulty_logs{};
   batch_summary summary;
   summary.num_samples = num_samples;
   summary.num_groups = num_groups;
   std::size_t first_misfit = num_groups;
   double misfit_reach = 0;
-  // Shape, transform and fit of group g, from its moments (core's rules).
-  auto finish = [&](std::size_t g, const core::score_moments& m, std::int64_t num_positive) LENS_CPU_KERNEL {
-    core::confidence_summary confidence;
-    confidence.count = m.count;
-    confidence.num_correct = static_cast<double>(num_positive);
-    const core::group_shape shape = core::make_shape(confidence, settings);
+  // Transform and fit of group g from its shape and moments (core's rules).
+  auto finish = [&](std::size_t g, const core::group_shape& shape, const core::score_moments& m) LENS_CPU_KERNEL {
     transforms[g] = core::make_transform(m, shape, settings, 0.0);
     double reach = 0;
     if (!core::advantages_fit(m, transforms[g], settings, 0.0, largest, &reach) && g < first_misfit) {
@@ -318,23 +337,71 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     summary.num_negative_groups += shape.negative;
     summary.num_zero_variance_groups += core::zero_variance(m);
   };
+  // The GRPO family's shape needs only whether some score is above 0.
+  auto plain_shape = [&](bool some_positive) LENS_CPU_KERNEL {
+    core::confidence_summary confidence;
+    confidence.count = count;
+    confidence.num_correct = some_positive ? 1.0 : 0.0;
+    return core::make_shape(confidence, settings);
+  };
+  // LENS step 2 of the group at first: r~ or its scores into shaped.
+  auto shape_scores = [&](std::size_t first, const double* c, const core::group_shape& shape) LENS_CPU_KERNEL {
+    if (shape.calibrate) {
+      calibrate(scores + first, c, n, shape, shaped + first);
+    } else {
+      for (std::size_t k = 0; k < n; ++k) shaped[first + k] = static_cast<double>(scores[first + k]);
+    }
+  };
   with_best_isa([&]() LENS_CPU_KERNEL {
     std::size_t g = 0;
     for (; g + lanes <= num_groups; g += lanes) {
-      const tile_moments tile = measure_tile(scores + view.begin(static_cast<std::int64_t>(g)), n);
+      const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+      core::group_shape shapes[lanes];
+      tile_moments tile;
+      if (is_lens) {
+        const double *c = nullptr, *p = nullptr;
+        samples.lens_values(first, lanes * n, scratch.data(), scratch.data() + lanes * n, c, p);
+        const confidence_tile confidence = measure_confidence_tile(scores + first, c, p, n, scratch.data() + 2 * lanes * n);
+        for (std::size_t q = 0; q < lanes; ++q) {
+          core::confidence_summary s;
+          s.count = count;
+          s.num_correct = static_cast<double>(confidence.num_correct[q]);
+          s.max_log_confidence = confidence.max_log_confidence.v[q];
+          s.lse_max = confidence.lse_max.v[q];
+          s.lse_sum = confidence.lse_sum.v[q];
+          shapes[q] = core::make_shape(s, settings, logs);
+          shape_scores(first + q * n, c + q * n, shapes[q]);
+        }
+        tile = measure_tile(shaped + first, n);
+      } else {
+        tile = measure_tile(scores + first, n);
+        for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain_shape(tile.max.v[q] > 0);
+      }
       for (std::size_t q = 0; q < lanes; ++q) {
         core::score_moments m;
-        m.count = static_cast<double>(n);
+        m.count = count;
         m.mean = tile.mean.v[q];
         m.m2 = tile.m2.v[q];
         m.min = tile.min.v[q];
         m.max = tile.max.v[q];
-        finish(g + q, m, m.max > 0);  // some score above 0: shape needs no more than that
+        finish(g + q, shapes[q], m);
       }
     }
-    for (; g < num_groups; ++g) {
-      const blocked_moments b = measure_scores(scores + view.begin(static_cast<std::int64_t>(g)), n);
-      finish(g, b.moments, b.num_positive);
+    for (; g < num_groups; ++g) {  // the last num_groups % 4, one at a time
+      const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+      if (is_lens) {
+        const double *c = nullptr, *p = nullptr;
+        samples.lens_values(first, n, scratch.data(), scratch.data() + lanes * n, c, p);
+        core::score_moments unused;
+        const core::confidence_summary s =
+            measure_group(scores + first, c, p, n, true, scratch.data() + 2 * lanes * n, unused);
+        const core::group_shape shape = core::make_shape(s, settings, logs);
+        shape_scores(first, c, shape);
+        finish(g, shape, measure_scores(shaped + first, n).moments);
+      } else {
+        const blocked_moments b = measure_scores(scores + first, n);
+        finish(g, plain_shape(b.num_positive > 0), b.moments);
+      }
     }
   });
   if (first_misfit < num_groups) raise_misfit(first_misfit, misfit_reach);
@@ -342,7 +409,8 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
   with_best_isa([&]() LENS_CPU_KERNEL {
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
-      write_group<Out>(scores + first, n, transforms[g], sink_for(first), nonzero);
+      if (is_lens) write_group<Out>(shaped + first, n, transforms[g], sink_for(first), nonzero);
+      else write_group<Out>(scores + first, n, transforms[g], sink_for(first), nonzero);
     }
   });
   summary.num_nonzero_advantages = static_cast<std::size_t>(total_of(nonzero));
@@ -356,18 +424,19 @@ template <class Out, class View, class Samples, class SinkFor, class GroupId>
 batch_summary run_passes(const View& view, const Samples& samples, std::size_t num_positions, std::size_t num_samples,
                          SinkFor sink_for, GroupId group_id, const advantage_settings& settings,
                          std::vector<group_statistics>* statistics) {
-  const bool tiles = settings.kind != estimator::lens && settings.kind != estimator::grpo_batch_std && !statistics;
+  const bool tiles = settings.kind != estimator::grpo_batch_std && !statistics;
   const std::size_t size = tiles ? common_size(view) : 0;
   if (size > 0) return run_tiles<Out>(view, size, samples, num_samples, sink_for, settings);
   const group_state& state = measure_groups(view, samples, num_positions, settings);
   const std::size_t num_groups = state.moments.size();
   const double batch_std = batch_standard_deviation(state.moments, settings);
-  check_advantages_fit<Out>(state.moments, state.shapes, settings, batch_std);
+  const std::vector<core::group_transform>& transforms =
+      fitting_transforms<Out>(state.moments, state.shapes, settings, batch_std);
   batch_summary summary;
   summary.num_samples = num_samples;
   summary.num_groups = num_groups;
   const std::int64_t nonzero =
-      write_groups<Out>(view, samples, state.shapes, state.moments, state.shaped.data(), settings, batch_std, sink_for);
+      write_groups<Out>(view, samples, state.shapes, transforms, state.shaped.data(), sink_for);
   summary.num_nonzero_advantages = static_cast<std::size_t>(nonzero);
   if (statistics) statistics->resize(num_groups);
   for (std::size_t g = 0; g < num_groups; ++g)

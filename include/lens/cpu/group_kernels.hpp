@@ -299,6 +299,78 @@ LENS_CPU_INLINE core::confidence_summary measure_confidence(const S* r, const do
   return s;
 }
 
+/// Four groups' step 1 of LENS (measure_confidence_tile), group q in lane q.
+struct confidence_tile {
+  lane_ints num_correct = {};
+  packet max_log_confidence, lse_max, lse_sum;
+};
+
+/// measure_confidence of four groups of n members at once, group q being
+/// members [q n, (q + 1) n) of r, c and p, one group per lane; terms: 4 n
+/// doubles of scratch. The maxima and the count are exact in any order; the
+/// sum of exp(term - max) keeps measure_confidence's lanes and tree, so each
+/// lane has its bits. (A term is log r - log p or, where no reward in the
+/// packet is fractional, 0 - log p: the same bits, as the packet log of 1 is 0.)
+template <class S>
+LENS_CPU_INLINE confidence_tile measure_confidence_tile(const S* r, const double* c, const double* p, std::size_t n,
+                                                        double* terms) {
+  const packet zero = broadcast(0.0), one = broadcast(1.0), none = broadcast(-HUGE_VAL);
+  confidence_tile t;
+  packet top_confidence = none, top_term = none;
+  packet r0, r1, r2, r3, c0, c1, c2, c3, p0, p1, p2, p3;
+  const std::size_t full = n - n % lanes, rest = n % lanes;
+  // Member j of the block in each group: its term into terms, its maxima.
+  auto add_column = [&](const packet& reward, const packet& log_conf, const packet& log_prob, double* out)
+                        LENS_CPU_KERNEL {
+    const lane_mask is_correct = reward > zero;
+    top_confidence = max(top_confidence, log_conf);
+    count_into(t.num_correct, is_correct);
+    const packet term = any(is_correct & (reward != one)) ? core::importance_term(reward, log_prob) : zero - log_prob;
+    store(out, term);
+    top_term = max(top_term, select(is_correct, term, none));
+  };
+  auto load_block = [&](std::size_t k, std::size_t count) LENS_CPU_KERNEL {
+    if (count == lanes) {
+      load_columns(r + k, n, 0, r0, r1, r2, r3);
+      load_columns(c + k, n, 0, c0, c1, c2, c3);
+      load_columns(p + k, n, 0, p0, p1, p2, p3);
+    } else {
+      load_last_columns(r + k, n, 0, count, r0, r1, r2, r3);
+      load_last_columns(c + k, n, 0, count, c0, c1, c2, c3);
+      load_last_columns(p + k, n, 0, count, p0, p1, p2, p3);
+    }
+  };
+  // terms holds block k's columns at terms + 4 k, in member order.
+  for (std::size_t k = 0; k < n; k += lanes) {
+    const std::size_t count = k < full ? lanes : rest;
+    load_block(k, count);
+    add_column(r0, c0, p0, terms + 4 * k);
+    if (count > 1) add_column(r1, c1, p1, terms + 4 * k + 4);
+    if (count > 2) add_column(r2, c2, p2, terms + 4 * k + 8);
+    if (count > 3) add_column(r3, c3, p3, terms + 4 * k + 12);
+  }
+  t.max_log_confidence = top_confidence;
+  const lane_mask mixed = {t.num_correct != lane_ints{}};
+  t.lse_max = select(mixed, top_term, none);
+  // lse_max of a negative lane is -inf: its terms minus it are +inf, all
+  // masked out below, and its sum stays 0.
+  packet s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+  auto add_exp = [&](packet& total, const packet& reward, const double* term) LENS_CPU_KERNEL {
+    total += select(reward > zero, exp(load(term) - t.lse_max), zero);
+  };
+  for (std::size_t k = 0; k < n; k += lanes) {
+    const std::size_t count = k < full ? lanes : rest;
+    if (count == lanes) load_columns(r + k, n, 0, r0, r1, r2, r3);
+    else load_last_columns(r + k, n, 0, count, r0, r1, r2, r3);
+    add_exp(s0, r0, terms + 4 * k);
+    if (count > 1) add_exp(s1, r1, terms + 4 * k + 4);
+    if (count > 2) add_exp(s2, r2, terms + 4 * k + 8);
+    if (count > 3) add_exp(s3, r3, terms + 4 * k + 12);
+  }
+  t.lse_sum = (s0 + s2) + (s1 + s3);
+  return t;
+}
+
 /// Step 2 of LENS where it calibrates: r~ of n members into out.
 template <class S>
 LENS_CPU_INLINE void calibrate(const S* r, const double* c, std::size_t n, const core::group_shape& shape,
