@@ -305,7 +305,10 @@ inline std::size_t common_size(const core::fixed_group_view& view) {
 /// calibrated). Pass 2 writes.
 template <class Out, class View, class Samples, class SinkFor>
 batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples, std::size_t num_samples,
-                        SinkFor sink_for, const advantage_settings& settings) {
+                        SinkFor sink_for, const advantage_settings& caller_settings) {
+  // A copy whose address does not escape: the stores to transforms cannot
+  // alias it, so the per-group rules keep its fields in registers.
+  const advantage_settings settings = caller_settings;
   const std::size_t num_groups = static_cast<std::size_t>(view.count());
   const bool is_lens = settings.kind == estimator::lens;
   std::vector<core::group_transform>& transforms = reused<core::group_transform>(num_groups);
