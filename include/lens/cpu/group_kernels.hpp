@@ -254,6 +254,15 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
   return r;
 }
 
+/// total += exp(x) in the live lanes, the exp skipped when every live lane's
+/// is 0 (x below its underflow bound): the same bits, as adding +0 changes
+/// no sum of non-negative values, and most of D_imp's terms over long
+/// responses lie that far below their group's largest.
+LENS_CPU_INLINE void add_exp(packet& total, const lane_mask& live, const packet& x) {
+  const lane_mask counted = live & ~(x < broadcast(exp_underflow));
+  if (any(counted)) total += select(counted, exp(x), broadcast(0.0));
+}
+
 /// Step 1 of LENS over a group: scores r, log pbar c and log p (the
 /// probability D_imp uses) of n members. terms: n doubles of scratch.
 template <class S>
@@ -288,11 +297,11 @@ LENS_CPU_INLINE core::confidence_summary measure_confidence(const S* r, const do
   packet total = zero;
   for (k = 0; k + lanes <= n; k += lanes) {
     const lane_mask is_correct = load(r + k) > zero;
-    total += select(is_correct, exp(load(terms + k) - lse_max), zero);
+    add_exp(total, is_correct, load(terms + k) - lse_max);
   }
   if (rest) {
     const lane_mask is_correct = (load_first(r + k, rest, 0.0) > zero) & first_lanes(rest);
-    total += select(is_correct, exp(load(tail) - lse_max), zero);
+    add_exp(total, is_correct, load(tail) - lse_max);
   }
   s.lse_max = lse_max;
   s.lse_sum = sum(total);
@@ -355,17 +364,17 @@ LENS_CPU_INLINE confidence_tile measure_confidence_tile(const S* r, const double
   // lse_max of a negative lane is -inf: its terms minus it are +inf, all
   // masked out below, and its sum stays 0.
   packet s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-  auto add_exp = [&](packet& total, const packet& reward, const double* term) LENS_CPU_KERNEL {
-    total += select(reward > zero, exp(load(term) - t.lse_max), zero);
+  auto add_term = [&](packet& total, const packet& reward, const double* term) LENS_CPU_KERNEL {
+    add_exp(total, reward > zero, load(term) - t.lse_max);
   };
   for (std::size_t k = 0; k < n; k += lanes) {
     const std::size_t count = k < full ? lanes : rest;
     if (count == lanes) load_columns(r + k, n, 0, r0, r1, r2, r3);
     else load_last_columns(r + k, n, 0, count, r0, r1, r2, r3);
-    add_exp(s0, r0, terms + 4 * k);
-    if (count > 1) add_exp(s1, r1, terms + 4 * k + 4);
-    if (count > 2) add_exp(s2, r2, terms + 4 * k + 8);
-    if (count > 3) add_exp(s3, r3, terms + 4 * k + 12);
+    add_term(s0, r0, terms + 4 * k);
+    if (count > 1) add_term(s1, r1, terms + 4 * k + 4);
+    if (count > 2) add_term(s2, r2, terms + 4 * k + 8);
+    if (count > 3) add_term(s3, r3, terms + 4 * k + 12);
   }
   t.lse_sum = (s0 + s2) + (s1 + s3);
   return t;

@@ -178,8 +178,11 @@ LENS_CPU_INLINE lane_mask nonzero_as(const packet& a, const float*) {
 /// k ln2_hi is exact), e^r by its Taylor polynomial of degree 13 (truncation
 /// below 5e-18 relative), times 2^k built in the exponent bits, in two
 /// factors so k down to -1075 (subnormal results) stays in range.
+/// Below this, exp is 0 (half the smallest subnormal rounds to 0).
+constexpr double exp_underflow = -745.1332191019412;
+
 LENS_CPU_INLINE packet exp(const packet& x) {
-  const double overflow = 709.782712893384, underflow = -745.1332191019412;
+  const double overflow = 709.782712893384, underflow = exp_underflow;
   const double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
   const double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
   // A lane that underflows is computed as exp(0) and set to 0 below: computed
