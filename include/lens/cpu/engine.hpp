@@ -6,6 +6,9 @@
 //      blocked kernels of lens/cpu/group_kernels.hpp;
 //   2. write: once every group is known to fit the output type, each
 //      member's advantage.
+// When every group has one size (and no statistics are asked for), run_tiles
+// does both passes four groups at a time, one group per lane, with the same
+// bits as the per-group kernels.
 // Contiguous layouts (fixed, offsets) are read in place. The ids layout, and
 // any layout with scores that TRL's NaN rule leaves out, is first gathered
 // group by group (a counting sort by dense group number), then runs the same

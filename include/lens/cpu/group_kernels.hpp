@@ -168,6 +168,24 @@ LENS_CPU_INLINE void load_last_columns(const S* x, std::size_t n, std::size_t k,
             load_first(x + 2 * n + k, count, 0.0).v, load_first(x + 3 * n + k, count, 0.0).v, c0.v, c1.v, c2.v, c3.v);
 }
 
+/// Calls step(c0, c1, c2, c3, count) for each block of the four groups x + q n
+/// (q = 0..3): count members k .. k + count of each group, in columns, the
+/// last block's columns past count holding 0. The full blocks' count is the
+/// constant lanes, so their step has no tests left after inlining.
+template <class S, class Step>
+LENS_CPU_INLINE void for_each_block(const S* x, std::size_t n, Step step) {
+  packet c0, c1, c2, c3;
+  const std::size_t full = n - n % lanes;
+  for (std::size_t k = 0; k < full; k += lanes) {
+    load_columns(x, n, k, c0, c1, c2, c3);
+    step(c0, c1, c2, c3, lanes);
+  }
+  if (full < n) {
+    load_last_columns(x, n, full, n - full, c0, c1, c2, c3);
+    step(c0, c1, c2, c3, n - full);
+  }
+}
+
 /// The compensated sum of measure_scores for four groups, one per lane:
 /// lane j's running sum of a group is t_j here, its error e_j.
 LENS_CPU_INLINE packet compensated_sum(const packet& t0, const packet& t1, const packet& t2, const packet& t3,
@@ -201,7 +219,6 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
                          static_cast<double>(x[3 * n])};
   r.max = r.min;
   packet t0 = zero, t1 = zero, t2 = zero, t3 = zero, e0 = zero, e1 = zero, e2 = zero, e3 = zero;
-  packet c0, c1, c2, c3;
   // Member k + j of each group into lane j's sums; a lane past the group's
   // end adds 0, as measure_scores's masked tail does.
   auto add_column = [&](packet& t, packet& e, const packet& v, bool inside) LENS_CPU_KERNEL {
@@ -210,21 +227,13 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
     r.min = min(r.min, v);
     r.max = max(r.max, v);
   };
-  const std::size_t full = n - n % lanes, rest = n % lanes;
-  for (std::size_t k = 0; k < full; k += lanes) {
-    load_columns(x, n, k, c0, c1, c2, c3);
+  for_each_block(x, n, [&](const packet& c0, const packet& c1, const packet& c2, const packet& c3,
+                           std::size_t count) LENS_CPU_KERNEL {
     add_column(t0, e0, c0, true);
-    add_column(t1, e1, c1, true);
-    add_column(t2, e2, c2, true);
-    add_column(t3, e3, c3, true);
-  }
-  if (rest) {
-    load_last_columns(x, n, full, rest, c0, c1, c2, c3);
-    add_column(t0, e0, c0, true);
-    add_column(t1, e1, c1, rest > 1);
-    add_column(t2, e2, c2, rest > 2);
-    add_column(t3, e3, c3, false);
-  }
+    add_column(t1, e1, c1, count > 1);
+    add_column(t2, e2, c2, count > 2);
+    add_column(t3, e3, c3, count > 3);
+  });
   const double size = static_cast<double>(n);
   const packet mean = compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / size;
   packet d0 = zero, d1 = zero, d2 = zero, d3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
@@ -233,20 +242,13 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
     d_sum += d;
     square += d * d;
   };
-  for (std::size_t k = 0; k < full; k += lanes) {
-    load_columns(x, n, k, c0, c1, c2, c3);
+  for_each_block(x, n, [&](const packet& c0, const packet& c1, const packet& c2, const packet& c3,
+                           std::size_t count) LENS_CPU_KERNEL {
     add_deviation(d0, q0, c0, true);
-    add_deviation(d1, q1, c1, true);
-    add_deviation(d2, q2, c2, true);
-    add_deviation(d3, q3, c3, true);
-  }
-  if (rest) {
-    load_last_columns(x, n, full, rest, c0, c1, c2, c3);
-    add_deviation(d0, q0, c0, true);
-    add_deviation(d1, q1, c1, rest > 1);
-    add_deviation(d2, q2, c2, rest > 2);
-    add_deviation(d3, q3, c3, false);
-  }
+    add_deviation(d1, q1, c1, count > 1);
+    add_deviation(d2, q2, c2, count > 2);
+    add_deviation(d3, q3, c3, count > 3);
+  });
   const packet dsum = (d0 + d2) + (d1 + d3);
   const packet m2 = ((q0 + q2) + (q1 + q3)) - dsum * dsum / size;
   r.mean = select(r.min == r.max, r.min, mean);
