@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <unordered_map>
 #include <vector>
 
 #include "lens/cpu/group_kernels.hpp"
@@ -184,6 +186,73 @@ TEST_CASE("every layout gives the same bits for the same groups", "[blocked][lay
     lens::compute_advantages(in, lens::id_groups{ids}, lens::span<float>(by_id), settings);
     REQUIRE(fixed == ragged);
     REQUIRE(fixed == by_id);
+  }
+}
+
+TEST_CASE("shuffled ids gathered through buckets get the bits of the same groups laid out contiguously",
+          "[blocked][layouts][gather]") {
+  // Past 2^15 samples the ids layout is gathered in two steps (by bucket of
+  // group numbers, then by group); the contiguous layout of the same groups,
+  // members in the same order, is the reference (in double, where a change
+  // of the members' order shows in the last bits). Group sizes 1..40 at random,
+  // so tiles and the per-group kernels both run; with NaN scores left out too.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (const std::size_t n : {std::size_t{1} << 15, std::size_t{100003}, std::size_t{1} << 17}) {
+    for (const std::size_t num_groups : {std::size_t{3}, n / 20, n / 7}) {
+      std::vector<std::int64_t> ids(n);
+      for (auto& id : ids) id = static_cast<std::int64_t>(rng() % num_groups) * 7919 - 5;
+      std::vector<double> scores(n), sums(n);
+      std::vector<std::int64_t> lengths(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        // Fractional rewards, so a group's sums depend on its members' order.
+        scores[i] = unit(rng) < 0.4 ? 1.0 : (unit(rng) < 0.5 ? unit(rng) : 0.0);
+        if (unit(rng) < 0.01) scores[i] = std::numeric_limits<double>::quiet_NaN();
+        lengths[i] = 1 + static_cast<std::int64_t>(unit(rng) * 300);
+        sums[i] = -static_cast<double>(lengths[i]) * unit(rng);
+      }
+      // The same samples group by group, groups in order of first appearance,
+      // NaN scores left out (so the reference is read in place, not gathered).
+      std::unordered_map<std::int64_t, std::size_t> number;
+      std::vector<std::vector<std::size_t>> members;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (std::isnan(scores[i])) continue;
+        const auto found = number.emplace(ids[i], members.size());
+        if (found.second) members.emplace_back();
+        members[found.first->second].push_back(i);
+      }
+      std::vector<std::size_t> position;  // contiguous position k holds sample position[k]
+      std::vector<std::int64_t> offsets{0};
+      for (const auto& m : members) {
+        position.insert(position.end(), m.begin(), m.end());
+        offsets.push_back(static_cast<std::int64_t>(position.size()));
+      }
+      const std::size_t kept = position.size();
+      std::vector<double> c_scores(kept), c_sums(kept);
+      std::vector<std::int64_t> c_lengths(kept);
+      for (std::size_t k = 0; k < kept; ++k) {
+        c_scores[k] = scores[position[k]];
+        c_sums[k] = sums[position[k]];
+        c_lengths[k] = lengths[position[k]];
+      }
+      for (auto settings : {lens::presets::lens(), lens::presets::trl_grpo(), lens::presets::rloo()}) {
+        settings.skip_nan_scores = true;
+        std::vector<double> by_id(n, 1.0), contiguous(kept);
+        lens::compute_advantages(lens::sequence_inputs<double>{scores, sums, lengths}, lens::id_groups{ids},
+                                 lens::span<double>(by_id), settings);
+        lens::compute_advantages(lens::sequence_inputs<double>{c_scores, c_sums, c_lengths},
+                                 lens::offset_groups{offsets}, lens::span<double>(contiguous), settings);
+        std::size_t differing = 0, nonzero = 0;
+        for (std::size_t k = 0; k < kept; ++k) {
+          differing += std::memcmp(&by_id[position[k]], &contiguous[k], sizeof(double)) != 0;
+          nonzero += contiguous[k] != 0;
+        }
+        for (std::size_t i = 0; i < n; ++i) differing += std::isnan(scores[i]) && by_id[i] != 0.0;
+        REQUIRE(nonzero > kept / 4);
+        INFO("n " << n << ", groups " << num_groups);
+        REQUIRE(differing == 0);
+      }
+    }
   }
 }
 

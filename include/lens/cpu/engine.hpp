@@ -467,8 +467,38 @@ struct gathered_groups {
   value_samples samples() const { return {scores.data(), log_conf.data(), log_prob.data()}; }
 };
 
+/// One sample on its way to its group's positions (gather_groups).
+struct gathered_sample {
+  std::int64_t index, group;
+  double score, log_conf, log_prob;
+};
+
+/// The next position of each group and of each bucket (types of their own
+/// for reused).
+struct gather_cursors {
+  std::vector<std::int64_t> group, bucket;
+};
+
+/// Batches below this many samples are gathered in one scatter: their
+/// destinations fit in cache.
+constexpr std::size_t direct_gather_limit = std::size_t{1} << 15;
+
+/// How many high bits of the group number pick a sample's bucket: about
+/// 4096 samples per bucket (its positions and its groups' cursors stay in
+/// L2), at most 2^9 buckets (each one's write stream keeps a line in L1).
+inline int bucket_bits(std::size_t num_samples, int group_bits) {
+  int bits = 0;
+  while (bits < 9 && bits < group_bits && (num_samples >> (bits + 12)) > 0) ++bits;
+  return bits;
+}
+
 /// A counting sort by group_of (dense group numbers below num_groups), into r
-/// (whose buffers are reused).
+/// (whose buffers are reused). Past direct_gather_limit samples it runs in two
+/// stable steps, so that no step writes at random over the whole batch: the
+/// samples go first, in order, to the positions of their bucket (a range of
+/// group numbers, so of positions), then each bucket's samples to their
+/// group's positions. Both steps keep the caller's order, so the layout is
+/// the one-step sort's.
 template <class Samples>
 void gather_groups(const std::int64_t* group_of, std::size_t num_groups, std::size_t num_samples,
                    const Samples& samples, bool is_lens, gathered_groups& r) {
@@ -483,17 +513,53 @@ void gather_groups(const std::int64_t* group_of, std::size_t num_groups, std::si
     r.log_conf.resize(members);
     r.log_prob.resize(members);
   }
-  std::vector<std::int64_t> cursor(r.offsets.begin(), r.offsets.end() - 1);
-  for (std::size_t i = 0; i < num_samples; ++i) {
-    if (i + prefetch_distance < num_samples) prefetch(&cursor[static_cast<std::size_t>(group_of[i + prefetch_distance])]);
-    if (samples.missing(i)) continue;
-    const auto k = static_cast<std::size_t>(cursor[static_cast<std::size_t>(group_of[i])]++);
-    r.order[k] = static_cast<std::int64_t>(i);
-    r.scores[k] = samples.score(i);
+  gather_cursors& cursors = reused<gather_cursors>();
+  std::vector<std::int64_t>& cursor = cursors.group;
+  cursor.assign(r.offsets.begin(), r.offsets.end() - 1);
+  auto put = [&](std::size_t k, const gathered_sample& s) {
+    r.order[k] = s.index;
+    r.scores[k] = s.score;
     if (is_lens) {
-      r.log_conf[k] = samples.log_confidence(i);
-      r.log_prob[k] = samples.log_probability(i);
+      r.log_conf[k] = s.log_conf;
+      r.log_prob[k] = s.log_prob;
     }
+  };
+  auto sample = [&](std::size_t i) {
+    gathered_sample s{static_cast<std::int64_t>(i), group_of[i], samples.score(i), 0.0, 0.0};
+    if (is_lens) {
+      s.log_conf = samples.log_confidence(i);
+      s.log_prob = samples.log_probability(i);
+    }
+    return s;
+  };
+  int group_bits = 0;
+  while ((std::size_t{1} << group_bits) < num_groups) ++group_bits;
+  const int bits = num_samples < direct_gather_limit ? 0 : bucket_bits(num_samples, group_bits);
+  if (bits == 0) {
+    for (std::size_t i = 0; i < num_samples; ++i) {
+      if (i + prefetch_distance < num_samples)
+        prefetch(&cursor[static_cast<std::size_t>(group_of[i + prefetch_distance])]);
+      if (samples.missing(i)) continue;
+      put(static_cast<std::size_t>(cursor[static_cast<std::size_t>(group_of[i])]++), sample(i));
+    }
+    return;
+  }
+  // Bucket b: groups [b << shift, (b + 1) << shift), positions from its first group's offset.
+  const int shift = group_bits - bits;
+  const std::size_t num_buckets = std::size_t{1} << bits;
+  std::vector<std::int64_t>& bucket_cursor = cursors.bucket;
+  bucket_cursor.resize(num_buckets + 1);
+  for (std::size_t b = 0; b <= num_buckets; ++b)
+    bucket_cursor[b] = r.offsets[std::min(b << shift, num_groups)];
+  std::vector<gathered_sample>& staged = reused<gathered_sample>(members);
+  for (std::size_t i = 0; i < num_samples; ++i) {
+    if (samples.missing(i)) continue;
+    const std::size_t b = static_cast<std::size_t>(group_of[i]) >> shift;
+    staged[static_cast<std::size_t>(bucket_cursor[b]++)] = sample(i);
+  }
+  // Each bucket's samples now fill its positions, in the caller's order.
+  for (std::size_t k = 0; k < members; ++k) {
+    put(static_cast<std::size_t>(cursor[static_cast<std::size_t>(staged[k].group)]++), staged[k]);
   }
 }
 
