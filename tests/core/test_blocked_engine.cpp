@@ -90,6 +90,46 @@ TEST_CASE("packet log is within 2 ulp of libm over every magnitude", "[packet][l
   CHECK(ulps(r[7], std::log(0.5)) <= 2.0);
 }
 
+TEST_CASE("lengths loaded four at a time are the doubles a cast gives, rounding included", "[packet][lengths]") {
+  std::mt19937_64 rng(13);
+  std::vector<std::int64_t> lengths = {1, 2, 4095, (std::int64_t{1} << 32) - 1, std::int64_t{1} << 32,
+                                       (std::int64_t{1} << 53) + 1,  // rounds to even
+                                       (std::int64_t{1} << 53) + 3, std::numeric_limits<std::int64_t>::max()};
+  for (int i = 0; i < 100000; ++i) lengths.push_back(static_cast<std::int64_t>(rng() >> (1 + rng() % 63)));
+  while (lengths.size() % ld::lanes) lengths.push_back(7);
+  for (std::size_t k = 0; k < lengths.size(); k += ld::lanes) {
+    double got[ld::lanes];
+    ld::store(got, ld::load(lengths.data() + k));
+    for (std::size_t j = 0; j < ld::lanes; ++j) {
+      INFO("length " << lengths[k + j]);
+      REQUIRE(got[j] == static_cast<double>(lengths[k + j]));
+    }
+  }
+}
+
+TEST_CASE("a packet's log pbar and log p are the scalar rule's bits, NaN and values above 0 included",
+          "[packet][lengths]") {
+  const double sums[] = {-3.5, 1e-9, 0.0, NAN, -1e300, -7.25, -0.0, -5e-324};
+  const std::int64_t lengths[] = {7, 3, 1, 2, 1, 1000000, 9, 2};
+  for (auto source : {lens::difficulty_probability::geometric_mean, lens::difficulty_probability::sequence}) {
+    for (std::size_t k = 0; k < 8; k += ld::lanes) {
+      const ld::packet sum = ld::load(sums + k), length = ld::load(lengths + k);
+      double c[ld::lanes], p[ld::lanes];
+      ld::store(c, lens::core::log_confidence(sum, length));
+      ld::store(p, lens::core::log_probability(sum, length, source));
+      for (std::size_t j = 0; j < ld::lanes; ++j) {
+        const double n = static_cast<double>(lengths[k + j]);
+        const double want_c = lens::core::log_confidence(sums[k + j], n);
+        const double want_p = lens::core::log_probability(sums[k + j], n, source);
+        CHECK(std::memcmp(&c[j], &want_c, sizeof want_c) == 0);
+        CHECK(std::memcmp(&p[j], &want_p, sizeof want_p) == 0);
+      }
+    }
+  }
+  CHECK(lens::core::log_confidence(1e-9, 3.0) == 0.0);  // within the tolerance above 0: read as 0
+  CHECK(lens::core::log_confidence(-3.5, 7.0) == -0.5);
+}
+
 TEST_CASE("blocked two-pass moments match long-double sums where one-pass variance fails", "[blocked][moments]") {
   std::mt19937_64 rng(13);
   for (std::size_t n : {1u, 2u, 7u, 8u, 9u, 16u, 63u, 1000u, 65536u}) {

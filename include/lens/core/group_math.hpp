@@ -85,18 +85,24 @@ LENS_HD double standard_deviation(const score_moments& m, bool unbiased) {
 
 // ------------------------------------------------------------------ LENS confidence and difficulty
 
+/// x where it is below 0, else 0 (NaN too): log-probabilities within the
+/// tolerance above 0 are read as 0.
+LENS_HD double at_most_zero(double x) { return x < 0 ? x : 0.0; }
+
 /// Per-sample LENS quantities derived from l_i (summed log-probability) and n_i.
 /// log_confidence = log pbar_i = l_i / n_i; log_probability = log p_i, the
-/// probability D_imp uses (l_i, or log pbar_i under geometric_mean).
-/// Log-probabilities within the tolerance above 0 are read as 0.
-LENS_HD double log_confidence(double logprob_sum, double length) {
-  const double value = logprob_sum / length;
-  return value < 0 ? value : 0.0;
+/// probability D_imp uses (l_i, or log pbar_i under geometric_mean). T: double,
+/// or the CPU engine's packet of four samples (its at_most_zero by
+/// argument-dependent lookup).
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T log_confidence(const T& logprob_sum, const T& length) {
+  return at_most_zero(logprob_sum / length);
 }
 
-LENS_HD double log_probability(double logprob_sum, double length, difficulty_probability source) {
-  if (source == difficulty_probability::geometric_mean) return log_confidence(logprob_sum, length);
-  return logprob_sum < 0 ? logprob_sum : 0.0;
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T log_probability(const T& logprob_sum, const T& length, difficulty_probability source) {
+  return source == difficulty_probability::geometric_mean ? log_confidence(logprob_sum, length)
+                                                          : at_most_zero(logprob_sum);
 }
 
 /// What step 1 needs of a group: its size, max log pbar, whether any reward is

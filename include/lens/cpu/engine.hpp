@@ -61,7 +61,14 @@ struct caller_samples {
   /// log pbar and log p of samples [first, first + n), computed into c and p.
   LENS_CPU_INLINE void lens_values(std::size_t first, std::size_t n, double* c, double* p, const double*& c_out,
                                    const double*& p_out) const {
-    for (std::size_t k = 0; k < n; ++k) {
+    std::size_t k = 0;
+    for (; k + lanes <= n; k += lanes) {
+      const packet sum = load(logprob_sums + first + k);
+      const packet length = load(lengths + first + k);
+      store(c + k, core::log_confidence(sum, length));
+      store(p + k, core::log_probability(sum, length, source));
+    }
+    for (; k < n; ++k) {
       c[k] = log_confidence(first + k);
       p[k] = log_probability(first + k);
     }

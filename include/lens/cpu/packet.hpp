@@ -44,6 +44,7 @@ constexpr std::size_t lanes = 4;
 
 typedef double lane_doubles __attribute__((vector_size(32)));
 typedef std::int64_t lane_ints __attribute__((vector_size(32)));
+typedef std::uint64_t lane_words __attribute__((vector_size(32)));
 typedef float lane_floats __attribute__((vector_size(16)));
 
 /// Four doubles. Arithmetic is lane by lane, IEEE double, no reassociation.
@@ -103,6 +104,8 @@ LENS_CPU_INLINE packet select(const lane_mask& m, const packet& a, const packet&
 /// a < b ? a : b and a > b ? a : b per lane, as core's scalar code writes them.
 LENS_CPU_INLINE packet min(const packet& a, const packet& b) { return select(a < b, a, b); }
 LENS_CPU_INLINE packet max(const packet& a, const packet& b) { return select(a > b, a, b); }
+/// core::at_most_zero per lane (found by argument-dependent lookup).
+LENS_CPU_INLINE packet at_most_zero(const packet& x) { return select(x < broadcast(0.0), x, broadcast(0.0)); }
 
 LENS_CPU_INLINE bool any(const lane_mask& m) {
   std::int64_t r = 0;
@@ -146,6 +149,17 @@ LENS_CPU_INLINE packet load(const float* p) {
   lane_floats f;
   std::memcpy(&f, p, sizeof f);
   return {__builtin_convertvector(f, lane_doubles)};
+}
+/// Four non-negative integers (sample lengths) as doubles, rounded as a cast
+/// rounds them: the high and the low 32 bits become the mantissas of 2^84
+/// and of 2^52, and one rounding adds the two (a cast is lane by lane
+/// before AVX-512).
+LENS_CPU_INLINE packet load(const std::int64_t* p) {
+  lane_words u;
+  std::memcpy(&u, p, sizeof u);
+  const lane_words high = (u >> 32) | 0x4530000000000000ULL;
+  const lane_words low = (u & 0xffffffffULL) | 0x4330000000000000ULL;
+  return (from_bits((lane_ints)high) - 0x1.00000001p84) + from_bits((lane_ints)low);
 }
 /// The first k < lanes values, the other lanes set to fill.
 template <class T>
