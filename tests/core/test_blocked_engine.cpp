@@ -356,15 +356,28 @@ TEST_CASE("groups of one size (measured in tiles) get the bits of the same group
       const double success = (i / group_size) % 3 == 0 ? 0.0 : 0.5;  // every third group negative
       rewards[i] = unit(rng) < success ? (unit(rng) < 0.8 ? 1.0f : static_cast<float>(unit(rng))) : 0.0f;
       scores[i] = unit(rng) < 0.5 ? rewards[i] : static_cast<float>(unit(rng) * 5);  // any finite score
+      if ((i / group_size) % 5 == 1) scores[i] = 2.5f;  // every fifth group constant (advantages exactly 0)
       lengths[i] = 1 + static_cast<std::int64_t>(unit(rng) * 2000);
       sums[i] = static_cast<float>(-static_cast<double>(lengths[i]) * (0.01 + 1.5 * unit(rng)));
     }
     std::vector<std::int64_t> offsets(num_groups + 2);
     for (std::size_t g = 0; g <= num_groups; ++g) offsets[g] = static_cast<std::int64_t>(g * group_size);
     offsets[num_groups + 1] = static_cast<std::int64_t>(n + extra);  // one group of another size: no tiles
+    // The presets, and the settings the per-group rules branch on (core::make_rule).
+    lens::advantage_settings biased = lens::presets::verl_grpo(), lone_zero = lens::presets::lens(),
+                             mixed_only = lens::presets::lens(), negative_only = lens::presets::lens(),
+                             lens_unscaled = lens::presets::lens();
+    biased.unbiased_std = false;
+    lone_zero.singleton = lens::singleton_policy::zero;
+    mixed_only.scope = lens::lens_scope::mixed_groups;
+    negative_only.scope = lens::lens_scope::negative_groups;
+    negative_only.alpha = 0.5;
+    lens_unscaled.normalize_by_std = false;
     for (const auto& settings : {lens::presets::verl_grpo(), lens::presets::trl_grpo(), lens::presets::dr_grpo(),
-                                 lens::presets::rloo(), lens::presets::lens()}) {
-      INFO("G " << group_size << ", estimator " << static_cast<int>(settings.kind));
+                                 lens::presets::rloo(), lens::presets::lens(), biased, lone_zero, mixed_only,
+                                 negative_only, lens_unscaled}) {
+      INFO("G " << group_size << ", estimator " << static_cast<int>(settings.kind) << ", scope "
+                << static_cast<int>(settings.scope) << ", unbiased " << settings.unbiased_std);
       const bool is_lens = settings.kind == lens::estimator::lens;
       const std::vector<float>& s = is_lens ? rewards : scores;
       const lens::sequence_inputs<float> all{s, sums, lengths};
@@ -389,4 +402,34 @@ TEST_CASE("groups of one size (measured in tiles) get the bits of the same group
       REQUIRE(tiled.num_nonzero_advantages == general.num_nonzero_advantages);
     }
   }
+}
+
+TEST_CASE("a group of a tile whose advantages overflow float is reported as the general passes report it",
+          "[blocked][tiles][validation]") {
+  // Dr. GRPO (no std): group 6's advantage of -4.5e38 overflows float, and so does
+  // group 9's; the first is named, with the same magnitude, whether the groups
+  // are measured in tiles (no statistics) or one at a time (statistics).
+  const std::size_t group_size = 4, num_groups = 12;
+  std::vector<float> scores(group_size * num_groups, 0.5f), out(scores.size(), 7.0f);
+  for (std::size_t k = 0; k < scores.size(); ++k) scores[k] = static_cast<float>(k % 3);
+  for (std::size_t g : {6u, 9u}) {
+    for (std::size_t k = 0; k < 3; ++k) scores[g * group_size + k] = 3e38f;
+    scores[g * group_size + 3] = -3e38f;  // 4.5e38 below the mean
+  }
+  const lens::sequence_inputs<float> inputs{scores, {}, {}};
+  auto message = [&](std::vector<lens::group_statistics>* stats) {
+    try {
+      lens::compute_advantages(inputs, lens::fixed_groups{group_size}, lens::span<float>(out),
+                               lens::presets::dr_grpo(), stats);
+    } catch (const lens::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  std::vector<lens::group_statistics> stats;
+  const std::string tiled = message(nullptr);
+  INFO(tiled);
+  REQUIRE(tiled.rfind("lens: groups[6] ", 0) == 0);
+  REQUIRE(tiled == message(&stats));
+  REQUIRE(std::all_of(out.begin(), out.end(), [](float a) { return a == 7.0f; }));  // nothing written
 }

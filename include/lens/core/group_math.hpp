@@ -75,12 +75,22 @@ LENS_HD score_moments merge(const score_moments& a, const score_moments& b) {
   return r;
 }
 
+/// x where it is above 0, else 0 (NaN too); a > b ? a : b. T: double, or
+/// the CPU engine's packet of four (its overloads by argument-dependent lookup).
+LENS_HD double at_least_zero(double x) { return x > 0 ? x : 0.0; }
+LENS_HD double larger(double a, double b) { return a > b ? a : b; }
+
+/// sqrt(M2 / divisor), 0 where that is not above 0: a standard deviation.
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T spread(const T& m2, double divisor) {
+  return sqrt(at_least_zero(m2 / divisor));
+}
+
 /// Standard deviation with the divisor the settings ask for; 0 when undefined.
 LENS_HD double standard_deviation(const score_moments& m, bool unbiased) {
   const double divisor = unbiased ? m.count - 1 : m.count;
   if (divisor <= 0) return 0;
-  const double variance = m.m2 / divisor;
-  return variance > 0 ? sqrt(variance) : 0;
+  return spread(m.m2, divisor);
 }
 
 // ------------------------------------------------------------------ LENS confidence and difficulty
@@ -258,7 +268,25 @@ struct group_transform {
   bool zero = true;
 };
 
-/// Turns a group's moments into its transform.
+/// 1 / (std + epsilon): the scale of a group normalised by a standard deviation.
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T normalizing_scale(const T& deviation, double epsilon) {
+  return 1.0 / (deviation + epsilon);
+}
+
+/// What make_transform does with every group of one size and shape, known
+/// before its scores are read: groups of one size have at most two rules
+/// (negative or not), which the CPU engine applies to four groups at once.
+struct transform_rule {
+  bool zero = true;       ///< every such group's advantages are 0
+  bool centred = false;   ///< two or more members: centred on the mean, and a constant group gives 0
+  bool by_std = false;    ///< scale = normalizing_scale(the group's std, epsilon)
+  double scale = 0;       ///< ... otherwise this scale
+  double divisor = 1;     ///< the group std's divisor (count, or count - 1 for unbiased_std)
+  double epsilon = 0;
+};
+
+/// The rules, for a group of count members and its shape:
 /// - a singleton follows settings.singleton: verl uses mean 0 and std 1, zero gives 0;
 ///   a LENS negative singleton (calibrated) gives 0 under every policy: it is
 ///   centred by its own mean like every negative group (ALGORITHM.md section 3);
@@ -269,35 +297,51 @@ struct group_transform {
 /// - LENS: a calibrated negative group is de-meaned and scaled by alpha, a mixed
 ///   group is normalised as GRPO.
 /// batch_std is only read by grpo_batch_std.
-LENS_HD group_transform make_transform(const score_moments& m, const group_shape& shape,
-                                       const advantage_settings& settings, double batch_std) {
-  group_transform t;
-  const bool singleton = m.count == 1;
-  if (m.count == 0) return t;
-  if (singleton && (settings.singleton == singleton_policy::zero || (shape.calibrate && shape.negative))) return t;
-  if (!singleton && m.max == m.min) return t;
-  t.zero = false;
-  t.centre = singleton ? 0.0 : m.mean;
-  const double group_std = singleton ? 1.0 : standard_deviation(m, settings.unbiased_std);
+LENS_HD transform_rule make_rule(double count, const group_shape& shape, const advantage_settings& settings,
+                                 double batch_std) {
+  transform_rule r;
+  const bool singleton = count == 1;
+  if (count == 0) return r;
+  if (singleton && (settings.singleton == singleton_policy::zero || (shape.calibrate && shape.negative))) return r;
+  r.zero = false;
+  r.centred = !singleton;
+  r.divisor = settings.unbiased_std ? count - 1 : count;
+  r.epsilon = settings.epsilon;
+  const bool normalize = settings.normalize_by_std;
+  // GRPO's scale, and LENS's outside calibrated negative groups: a singleton's std is 1.
+  const bool grpo_like = settings.kind == estimator::grpo || (settings.kind == estimator::lens &&
+                                                              !(shape.calibrate && shape.negative));
+  r.by_std = grpo_like && normalize && !singleton;
   switch (settings.kind) {
     case estimator::grpo:
-      t.scale = settings.normalize_by_std ? 1.0 / (group_std + settings.epsilon) : 1.0;
+    case estimator::lens:
+      if (grpo_like) r.scale = normalize ? normalizing_scale(1.0, settings.epsilon) : 1.0;
+      else r.scale = settings.alpha;
       break;
     case estimator::grpo_batch_std:
-      t.scale = settings.normalize_by_std ? 1.0 / (batch_std + settings.epsilon) : 1.0;
+      r.scale = normalize ? normalizing_scale(batch_std, settings.epsilon) : 1.0;
       break;
     case estimator::rloo:
-      t.scale = singleton ? 1.0 : m.count / (m.count - 1.0);
-      break;
-    case estimator::lens:
-      if (shape.calibrate && shape.negative) {
-        t.scale = settings.alpha;
-      } else {
-        t.scale = settings.normalize_by_std ? 1.0 / (group_std + settings.epsilon) : 1.0;
-      }
+      r.scale = singleton ? 1.0 : count / (count - 1.0);
       break;
   }
+  return r;
+}
+
+/// A group's transform from its moments and its rule.
+LENS_HD group_transform make_transform(const score_moments& m, const transform_rule& r) {
+  group_transform t;
+  if (r.zero || (r.centred && m.max == m.min)) return t;
+  t.zero = false;
+  t.centre = r.centred ? m.mean : 0.0;
+  t.scale = r.by_std ? normalizing_scale(spread(m.m2, r.divisor), r.epsilon) : r.scale;
   return t;
+}
+
+/// Turns a group's moments into its transform (make_rule says how).
+LENS_HD group_transform make_transform(const score_moments& m, const group_shape& shape,
+                                       const advantage_settings& settings, double batch_std) {
+  return make_transform(m, make_rule(m.count, shape, settings, batch_std));
 }
 
 /// (shaped - centre) * scale: an advantage in a group whose transform is not
@@ -323,6 +367,13 @@ LENS_HD Out token_advantage(Out advantage, bool unmasked) {
 /// not counted (its advantage follows settings.singleton).
 LENS_HD bool zero_variance(const score_moments& m) { return m.count >= 2 && m.max == m.min; }
 
+/// The largest |advantage| of a group: its extreme shaped scores through its
+/// transform (not zero).
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC T advantage_reach(const T& min, const T& max, const T& centre, const T& scale) {
+  return larger(fabs(max - centre), fabs(min - centre)) * scale;
+}
+
 /// Whether a group's advantages are finite in an output type whose largest
 /// value is output_max: the largest |advantage| follows from the extreme shaped
 /// scores (min and max) and the transform, and is stored in *reach. A spread
@@ -332,8 +383,7 @@ LENS_HD bool advantages_fit(const score_moments& m, const group_transform& t, co
                             double batch_std, double output_max, double* reach) {
   *reach = 0;
   if (t.zero) return true;
-  const double high = fabs(m.max - t.centre), low = fabs(m.min - t.centre);
-  *reach = (high > low ? high : low) * t.scale;
+  *reach = advantage_reach(m.min, m.max, t.centre, t.scale);
   const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
   return *reach <= output_max && isfinite(m.m2) && batch_ok;
 }

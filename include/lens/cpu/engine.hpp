@@ -278,15 +278,17 @@ std::int64_t write_groups(const View& view, const Samples& samples, const std::v
   const auto* scores = samples.score_data();
   lane_ints nonzero = {};
   with_best_isa([&]() LENS_CPU_KERNEL {
+    lane_ints counted = {};  // a local, kept in a register (a captured one went through memory at every packet)
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
       const core::group_transform& t = transforms[g];
       if (shapes[g].calibrate)
-        write_group<Out>(shaped + first, n, t, sink_for(first), nonzero);
+        write_group<Out>(shaped + first, n, t, sink_for(first), counted);
       else
-        write_group<Out>(scores + first, n, t, sink_for(first), nonzero);
+        write_group<Out>(scores + first, n, t, sink_for(first), counted);
     }
+    nonzero = counted;
   });
   return total_of(nonzero);
 }
@@ -350,12 +352,62 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     summary.num_negative_groups += shape.negative;
     summary.num_zero_variance_groups += core::zero_variance(m);
   };
-  // The GRPO family's shape needs only whether some score is above 0.
-  auto plain_shape = [&](bool some_positive) LENS_CPU_KERNEL {
+  // The GRPO family's shape needs only whether some score is above 0:
+  // plain[some positive].
+  core::group_shape plain[2];
+  for (int positive = 0; positive < 2; ++positive) {
     core::confidence_summary confidence;
     confidence.count = count;
-    confidence.num_correct = some_positive ? 1.0 : 0.0;
-    return core::make_shape(confidence, settings);
+    confidence.num_correct = positive;
+    plain[positive] = core::make_shape(confidence, settings);
+  }
+  // A group's rule depends only on its size and on whether it is negative
+  // (calibrate follows from that): rules[some positive], for every group.
+  const core::transform_rule rules[2] = {core::make_rule(count, plain[0], settings, 0.0),
+                                         core::make_rule(count, plain[1], settings, 0.0)};
+  lane_ints num_negative = {}, num_constant = {};
+  // finish for four groups g .. g + 3 (two or more members each), the rules
+  // applied lane by lane with blends: whether a group is negative or constant
+  // is data, and at G = 4 the branches of one group at a time were
+  // mispredicted often enough to take most of the pass. The same operations
+  // as make_transform, so the same bits; when a lane does not fit, the four
+  // groups go through finish, which finds the first misfit and its reach.
+  auto finish_tile = [&](std::size_t g, const core::group_shape* shapes, const lane_mask& negative,
+                         const tile_moments& m) LENS_CPU_KERNEL {
+    auto rule_flag = [&](bool core::transform_rule::*field) LENS_CPU_KERNEL {
+      const lane_mask on_negative = {lane_ints{} - (rules[0].*field ? 1 : 0)};
+      const lane_mask on_positive = {lane_ints{} - (rules[1].*field ? 1 : 0)};
+      return (negative & on_negative) | (~negative & on_positive);
+    };
+    const lane_mask centred = rule_flag(&core::transform_rule::centred);
+    const lane_mask zero = rule_flag(&core::transform_rule::zero) | (centred & (m.max == m.min));
+    const packet none = broadcast(0.0);
+    const packet by_rule = select(negative, broadcast(rules[0].scale), broadcast(rules[1].scale));
+    // Both rules take divisor and epsilon from the settings for two or more members.
+    const packet by_std = core::normalizing_scale(core::spread(m.m2, rules[1].divisor), rules[1].epsilon);
+    const packet centre = select(zero, none, select(centred, m.mean, none));
+    const packet scale = select(zero, none, select(rule_flag(&core::transform_rule::by_std), by_std, by_rule));
+    const packet reach = core::advantage_reach(m.min, m.max, centre, scale);
+    const lane_mask fits = zero | ((reach <= broadcast(largest)) & finite(m.m2));
+    if (any(~fits)) {
+      for (std::size_t q = 0; q < lanes; ++q) {
+        core::score_moments lane;
+        lane.count = count;
+        lane.mean = m.mean.v[q];
+        lane.m2 = m.m2.v[q];
+        lane.min = m.min.v[q];
+        lane.max = m.max.v[q];
+        finish(g + q, shapes[q], lane);
+      }
+      return;
+    }
+    for (std::size_t q = 0; q < lanes; ++q) {
+      transforms[g + q].centre = centre.v[q];
+      transforms[g + q].scale = scale.v[q];
+      transforms[g + q].zero = zero.m[q] != 0;
+    }
+    count_into(num_negative, negative);
+    count_into(num_constant, m.max == m.min);  // zero_variance: two or more members, max == min
   };
   // LENS step 2 of the group at first: r~ or its scores into shaped.
   auto shape_scores = [&](std::size_t first, const double* c, const core::group_shape& shape) LENS_CPU_KERNEL {
@@ -371,6 +423,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       core::group_shape shapes[lanes];
       tile_moments tile;
+      lane_mask negative;
       if (is_lens) {
         const double *c = nullptr, *p = nullptr;
         samples.lens_values(first, lanes * n, scratch.data(), scratch.data() + lanes * n, c, p);
@@ -385,10 +438,16 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
           shapes[q] = core::make_shape(s, settings, logs);
           shape_scores(first + q * n, c + q * n, shapes[q]);
         }
+        negative.m = confidence.num_correct == 0;
         tile = measure_tile(shaped + first, n);
       } else {
         tile = measure_tile(scores + first, n);
-        for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain_shape(tile.max.v[q] > 0);
+        negative = ~(tile.max > broadcast(0.0));
+        for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain[tile.max.v[q] > 0];
+      }
+      if (n >= 2) {
+        finish_tile(g, shapes, negative, tile);
+        continue;
       }
       for (std::size_t q = 0; q < lanes; ++q) {
         core::score_moments m;
@@ -413,18 +472,22 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
         finish(g, shape, measure_scores(shaped + first, n).moments);
       } else {
         const blocked_moments b = measure_scores(scores + first, n);
-        finish(g, plain_shape(b.num_positive > 0), b.moments);
+        finish(g, plain[b.num_positive > 0], b.moments);
       }
     }
   });
   if (first_misfit < num_groups) raise_misfit(first_misfit, misfit_reach);
+  summary.num_negative_groups += static_cast<std::size_t>(total_of(num_negative));
+  summary.num_zero_variance_groups += static_cast<std::size_t>(total_of(num_constant));
   lane_ints nonzero = {};
   with_best_isa([&]() LENS_CPU_KERNEL {
+    lane_ints counted = {};  // a local, kept in a register (as in write_groups)
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
-      if (is_lens) write_group<Out>(shaped + first, n, transforms[g], sink_for(first), nonzero);
-      else write_group<Out>(scores + first, n, transforms[g], sink_for(first), nonzero);
+      if (is_lens) write_group<Out>(shaped + first, n, transforms[g], sink_for(first), counted);
+      else write_group<Out>(scores + first, n, transforms[g], sink_for(first), counted);
     }
+    nonzero = counted;
   });
   summary.num_nonzero_advantages = static_cast<std::size_t>(total_of(nonzero));
   core::finish_summary(summary);

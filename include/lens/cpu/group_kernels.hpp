@@ -403,9 +403,6 @@ struct contiguous_sink {
   LENS_CPU_INLINE void put_first(std::size_t k, std::size_t count, const packet& a) const {
     store_first(out + k, count, a);
   }
-  LENS_CPU_INLINE void zero(std::size_t n) const {
-    for (std::size_t k = 0; k < n; ++k) out[k] = Out(0);
-  }
 };
 
 /// ... or scattered: member k is sample order[k] of the caller's buffer.
@@ -417,29 +414,26 @@ struct scatter_sink {
     for (std::size_t j = 0; j < count; ++j) out[order[k + j]] = static_cast<Out>(a.v[j]);
   }
   LENS_CPU_INLINE void put(std::size_t k, const packet& a) const { put_first(k, lanes, a); }
-  LENS_CPU_INLINE void zero(std::size_t n) const {
-    for (std::size_t k = 0; k < n; ++k) out[order[k]] = Out(0);
-  }
 };
 
-/// Step 3 over a group: (x - centre) * scale for its n members, or exactly 0.
+/// Step 3 over a group: (x - centre) * scale for its n members, or exactly 0
+/// (+0, blended in: whether a group's advantages are 0 is data, and a branch
+/// on it was mispredicted as often as it was taken).
 /// Adds to nonzero's lanes how many advantages are nonzero in Out.
 template <class Out, class X, class Sink>
 LENS_CPU_INLINE void write_group(const X* x, std::size_t n, const core::group_transform& t, const Sink& sink,
                                  lane_ints& nonzero) {
-  if (t.zero) {
-    sink.zero(n);
-    return;
-  }
   const Out* as_out = nullptr;  // selects the precision of the nonzero test
+  const lane_mask keep = {lane_ints{} - (t.zero ? 0 : 1)};
+  const packet none = broadcast(0.0);
   std::size_t k = 0;
   for (; k + lanes <= n; k += lanes) {
-    const packet a = core::scaled_advantage(t, load(x + k));
+    const packet a = select(keep, core::scaled_advantage(t, load(x + k)), none);
     sink.put(k, a);
     count_into(nonzero, nonzero_as(a, as_out));
   }
   if (k < n) {
-    const packet a = core::scaled_advantage(t, load_first(x + k, n - k, t.centre));
+    const packet a = select(keep, core::scaled_advantage(t, load_first(x + k, n - k, t.centre)), none);
     sink.put_first(k, n - k, a);
     count_into(nonzero, nonzero_as(a, as_out) & first_lanes(n - k));
   }

@@ -106,6 +106,26 @@ LENS_CPU_INLINE packet min(const packet& a, const packet& b) { return select(a <
 LENS_CPU_INLINE packet max(const packet& a, const packet& b) { return select(a > b, a, b); }
 /// core::at_most_zero per lane (found by argument-dependent lookup).
 LENS_CPU_INLINE packet at_most_zero(const packet& x) { return select(x < broadcast(0.0), x, broadcast(0.0)); }
+/// core::at_least_zero and core::larger per lane.
+LENS_CPU_INLINE packet at_least_zero(const packet& x) { return select(x > broadcast(0.0), x, broadcast(0.0)); }
+LENS_CPU_INLINE packet larger(const packet& a, const packet& b) { return max(a, b); }
+/// |x|: the sign bit cleared, as fabs does.
+LENS_CPU_INLINE packet fabs(const packet& x) { return from_bits(bits(x) & (lane_ints{} + INT64_MAX)); }
+/// The correctly rounded square root of each lane, as sqrt: two SSE2
+/// sqrtpd on x86-64 (part of its base instruction set, so every dispatched
+/// pass has it; a libm sqrt per lane checks errno), elsewhere lane by lane.
+LENS_CPU_INLINE packet sqrt(const packet& x) {
+#if defined(__SSE2__) && !defined(__CUDACC__)
+  typedef double pair __attribute__((vector_size(16)));
+  const pair low = __builtin_ia32_sqrtpd(pair{x.v[0], x.v[1]});
+  const pair high = __builtin_ia32_sqrtpd(pair{x.v[2], x.v[3]});
+  return {lane_doubles{low[0], low[1], high[0], high[1]}};
+#else
+  return {lane_doubles{__builtin_sqrt(x.v[0]), __builtin_sqrt(x.v[1]), __builtin_sqrt(x.v[2]), __builtin_sqrt(x.v[3])}};
+#endif
+}
+/// Lanes that hold neither an infinity nor NaN (x - x is 0 exactly there).
+LENS_CPU_INLINE lane_mask finite(const packet& x) { return (x - x) == broadcast(0.0); }
 
 LENS_CPU_INLINE bool any(const lane_mask& m) {
   std::int64_t r = 0;
