@@ -400,6 +400,9 @@ TEST_CASE("groups of one size (measured in tiles) get the bits of the same group
       REQUIRE(tiled.num_negative_groups == general.num_negative_groups);
       REQUIRE(tiled.num_zero_variance_groups == general.num_zero_variance_groups);
       REQUIRE(tiled.num_nonzero_advantages == general.num_nonzero_advantages);
+      // ... and the count against the advantages written (both passes share the write).
+      REQUIRE(tiled.num_nonzero_advantages ==
+              static_cast<std::size_t>(std::count_if(uniform.begin(), uniform.end(), [](float a) { return a != 0; })));
     }
   }
 }

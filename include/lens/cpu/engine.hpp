@@ -419,6 +419,26 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
   };
   with_best_isa([&]() LENS_CPU_KERNEL {
     std::size_t g = 0;
+    if (!is_lens && n >= 2) {
+      // A run of tiles at a time, each pass over all of them before the next:
+      // one tile's chain of dependent steps (the compensated sum, two
+      // divisions, the square root) is longer than its work, and the tiles
+      // of a run are independent, so their chains overlap. A run's scores
+      // (at most 2048) stay in L1 between the passes.
+      constexpr std::size_t most_tiles = 16;
+      const std::size_t run = std::max<std::size_t>(1, std::min<std::size_t>(most_tiles, 2048 / (lanes * n)));
+      tile_moments tiles[most_tiles];
+      for (; g + run * lanes <= num_groups; g += run * lanes) {
+        const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
+        for (std::size_t t = 0; t < run; ++t) measure_tile_sums(scores + first + t * lanes * n, n, tiles[t]);
+        for (std::size_t t = 0; t < run; ++t) measure_tile_spread(scores + first + t * lanes * n, n, tiles[t]);
+        for (std::size_t t = 0; t < run; ++t) {
+          core::group_shape shapes[lanes];
+          for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain[tiles[t].max.v[q] > 0];
+          finish_tile(g + t * lanes, shapes, ~(tiles[t].max > broadcast(0.0)), tiles[t]);
+        }
+      }
+    }
     for (; g + lanes <= num_groups; g += lanes) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       core::group_shape shapes[lanes];

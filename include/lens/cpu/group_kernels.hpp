@@ -204,28 +204,25 @@ LENS_CPU_INLINE packet compensated_sum(const packet& t0, const packet& t1, const
   return s + (c + ((e0 + e2) + (e1 + e3)));
 }
 
-/// measure_scores of four groups of n members at once, group q being
-/// x[q n .. (q + 1) n), one group per lane. Each group's mean and M2 take
-/// the same operations in the same order as in measure_scores (its lane j's
-/// accumulators are a packet of their own here), so they have its bits; min
-/// and max are exact in any order. What measure_scores
-/// pays per group in scalar steps (the compensated sum's chain, the lane
-/// trees, the divisions) is one packet step per four groups here.
+/// measure_tile's first pass: min, max and the compensated mean into r (the
+/// mean before a constant group's is set to its value).
 template <class S>
-LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
+LENS_CPU_INLINE void measure_tile_sums(const S* x, std::size_t n, tile_moments& r) {
   const packet zero = broadcast(0.0);
-  tile_moments r;
-  r.min.v = lane_doubles{static_cast<double>(x[0]), static_cast<double>(x[n]), static_cast<double>(x[2 * n]),
-                         static_cast<double>(x[3 * n])};
-  r.max = r.min;
+  // Locals, not r's fields: r is the caller's memory, which the loop would
+  // load and store at every block.
+  packet low, high;
+  low.v = lane_doubles{static_cast<double>(x[0]), static_cast<double>(x[n]), static_cast<double>(x[2 * n]),
+                       static_cast<double>(x[3 * n])};
+  high = low;
   packet t0 = zero, t1 = zero, t2 = zero, t3 = zero, e0 = zero, e1 = zero, e2 = zero, e3 = zero;
   // Member k + j of each group into lane j's sums; a lane past the group's
   // end adds 0, as measure_scores's masked tail does.
   auto add_column = [&](packet& t, packet& e, const packet& v, bool inside) LENS_CPU_KERNEL {
     add_compensated(t, e, inside ? v : zero);
     if (!inside) return;
-    r.min = min(r.min, v);
-    r.max = max(r.max, v);
+    low = min(low, v);
+    high = max(high, v);
   };
   for_each_block(x, n, [&](const packet& c0, const packet& c1, const packet& c2, const packet& c3,
                            std::size_t count) LENS_CPU_KERNEL {
@@ -234,8 +231,19 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
     add_column(t2, e2, c2, count > 2);
     add_column(t3, e3, c3, count > 3);
   });
-  const double size = static_cast<double>(n);
-  const packet mean = compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / size;
+  r.min = low;
+  r.max = high;
+  r.mean = compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / static_cast<double>(n);
+}
+
+/// ... and its second: M2 from the deviations from that mean, then a
+/// constant group's mean set to its value. Two functions, so a caller can
+/// run the first over several tiles before the second and their latency
+/// chains (the compensated sum, the division) overlap.
+template <class S>
+LENS_CPU_INLINE void measure_tile_spread(const S* x, std::size_t n, tile_moments& r) {
+  const packet zero = broadcast(0.0);
+  const packet mean = r.mean;
   packet d0 = zero, d1 = zero, d2 = zero, d3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
   auto add_deviation = [&](packet& d_sum, packet& square, const packet& v, bool inside) LENS_CPU_KERNEL {
     const packet d = inside ? v - mean : zero;  // measure_scores: mean - mean = 0 past the end
@@ -249,10 +257,25 @@ LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
     add_deviation(d2, q2, c2, count > 2);
     add_deviation(d3, q3, c3, count > 3);
   });
+  const double size = static_cast<double>(n);
   const packet dsum = (d0 + d2) + (d1 + d3);
   const packet m2 = ((q0 + q2) + (q1 + q3)) - dsum * dsum / size;
   r.mean = select(r.min == r.max, r.min, mean);
   r.m2 = select(m2 > zero, m2, zero);
+}
+
+/// measure_scores of four groups of n members at once, group q being
+/// x[q n .. (q + 1) n), one group per lane. Each group's mean and M2 take
+/// the same operations in the same order as in measure_scores (its lane j's
+/// accumulators are a packet of their own here), so they have its bits; min
+/// and max are exact in any order. What measure_scores
+/// pays per group in scalar steps (the compensated sum's chain, the lane
+/// trees, the divisions) is one packet step per four groups here.
+template <class S>
+LENS_CPU_INLINE tile_moments measure_tile(const S* x, std::size_t n) {
+  tile_moments r;
+  measure_tile_sums(x, n, r);
+  measure_tile_spread(x, n, r);
   return r;
 }
 
@@ -427,11 +450,13 @@ LENS_CPU_INLINE void write_group(const X* x, std::size_t n, const core::group_tr
   const lane_mask keep = {lane_ints{} - (t.zero ? 0 : 1)};
   const packet none = broadcast(0.0);
   std::size_t k = 0;
+  lane_counts counted = {};
   for (; k + lanes <= n; k += lanes) {
     const packet a = select(keep, core::scaled_advantage(t, load(x + k)), none);
     sink.put(k, a);
-    count_into(nonzero, nonzero_as(a, as_out));
+    count_nonzero(counted, a, as_out);
   }
+  nonzero += widen(counted);
   if (k < n) {
     const packet a = select(keep, core::scaled_advantage(t, load_first(x + k, n - k, t.centre)), none);
     sink.put_first(k, n - k, a);
