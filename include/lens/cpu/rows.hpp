@@ -127,21 +127,31 @@ inline double sum_row_sse2(const float* values, std::size_t t) {
   return sums[0] + sums[1] + sum_row_portable(values + c, t - c);
 }
 
-/// out[c] = mask[c] * a with non-temporal stores: for outputs far larger than
-/// the caches, which the caller will not read back soon, this saves the read
-/// for ownership a normal store costs (a third of the row's memory traffic).
-inline void broadcast_row_stream(float* out, const std::uint8_t* mask, std::size_t t, float a) {
+/// One row of token advantages, out[c] = mask[c] * a, 16 tokens per step
+/// (the mask is 0 or 1, checked at the boundary, so the product is
+/// core::token_advantage's). Stream: non-temporal stores, for outputs far
+/// larger than the caches, which the caller will not read back soon (they
+/// save the read for ownership a normal store costs, a third of the row's
+/// memory traffic); otherwise plain ones (GCC leaves the portable loop
+/// scalar, a byte mask being free to alias the output: that loop was 60% of
+/// a 512 x 4096 call).
+template <bool Stream>
+inline void broadcast_row_sse2(float* out, const std::uint8_t* mask, std::size_t t, float a) {
   std::size_t c = 0;
   for (; c < t && (reinterpret_cast<std::uintptr_t>(out + c) & 15) != 0; ++c) out[c] = static_cast<float>(mask[c]) * a;
   const __m128 scale = _mm_set1_ps(a);
   const __m128i zero = _mm_setzero_si128();
+  auto put = [&](float* p, __m128 v) {
+    if (Stream) _mm_stream_ps(p, v);
+    else _mm_store_ps(p, v);
+  };
   for (; c + 16 <= t; c += 16) {
     const __m128i m = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mask + c));
     const __m128i lo = _mm_unpacklo_epi8(m, zero), hi = _mm_unpackhi_epi8(m, zero);
-    _mm_stream_ps(out + c, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero)), scale));
-    _mm_stream_ps(out + c + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero)), scale));
-    _mm_stream_ps(out + c + 8, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero)), scale));
-    _mm_stream_ps(out + c + 12, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero)), scale));
+    put(out + c, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero)), scale));
+    put(out + c + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero)), scale));
+    put(out + c + 8, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero)), scale));
+    put(out + c + 12, _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero)), scale));
   }
   for (; c < t; ++c) out[c] = static_cast<float>(mask[c]) * a;
 }
@@ -175,10 +185,12 @@ void broadcast_rows(Real* out, const Mask* mask, const Real* advantages, std::si
 #if defined(LENS_CPU_SSE2)
   if constexpr (std::is_same<Real, float>::value && std::is_same<Mask, std::uint8_t>::value) {
     if (n * t * sizeof(float) >= streaming_store_bytes) {
-      for (std::size_t i = 0; i < n; ++i) broadcast_row_stream(out + i * t, mask + i * t, t, advantages[i]);
+      for (std::size_t i = 0; i < n; ++i) broadcast_row_sse2<true>(out + i * t, mask + i * t, t, advantages[i]);
       _mm_sfence();  // order the streaming stores before anything the caller does next
-      return;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) broadcast_row_sse2<false>(out + i * t, mask + i * t, t, advantages[i]);
     }
+    return;
   }
 #endif
   for (std::size_t i = 0; i < n; ++i) {
