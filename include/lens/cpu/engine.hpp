@@ -352,6 +352,18 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     summary.num_negative_groups += shape.negative;
     summary.num_zero_variance_groups += core::zero_variance(m);
   };
+  // finish for each of the four groups g .. g + 3 of a tile, one at a time.
+  auto finish_lanes = [&](std::size_t g, const core::group_shape* shapes, const tile_moments& tile) LENS_CPU_KERNEL {
+    for (std::size_t q = 0; q < lanes; ++q) {
+      core::score_moments m;
+      m.count = count;
+      m.mean = tile.mean.v[q];
+      m.m2 = tile.m2.v[q];
+      m.min = tile.min.v[q];
+      m.max = tile.max.v[q];
+      finish(g + q, shapes[q], m);
+    }
+  };
   // The GRPO family's shape needs only whether some score is above 0:
   // plain[some positive].
   core::group_shape plain[2];
@@ -371,7 +383,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
   // is data, and at G = 4 the branches of one group at a time were
   // mispredicted often enough to take most of the pass. The same operations
   // as make_transform, so the same bits; when a lane does not fit, the four
-  // groups go through finish, which finds the first misfit and its reach.
+  // groups go through finish_lanes, which finds the first misfit and its reach.
   auto finish_tile = [&](std::size_t g, const core::group_shape* shapes, const lane_mask& negative,
                          const tile_moments& m) LENS_CPU_KERNEL {
     auto rule_flag = [&](bool core::transform_rule::*field) LENS_CPU_KERNEL {
@@ -390,15 +402,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     const packet reach = core::advantage_reach(m.min, m.max, centre, scale);
     const lane_mask fits = zero | ((reach <= broadcast(largest)) & finite(m.m2));
     if (any(~fits)) {
-      for (std::size_t q = 0; q < lanes; ++q) {
-        core::score_moments lane;
-        lane.count = count;
-        lane.mean = m.mean.v[q];
-        lane.m2 = m.m2.v[q];
-        lane.min = m.min.v[q];
-        lane.max = m.max.v[q];
-        finish(g + q, shapes[q], lane);
-      }
+      finish_lanes(g, shapes, m);
       return;
     }
     for (std::size_t q = 0; q < lanes; ++q) {
@@ -465,19 +469,8 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
         negative = ~(tile.max > broadcast(0.0));
         for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain[tile.max.v[q] > 0];
       }
-      if (n >= 2) {
-        finish_tile(g, shapes, negative, tile);
-        continue;
-      }
-      for (std::size_t q = 0; q < lanes; ++q) {
-        core::score_moments m;
-        m.count = count;
-        m.mean = tile.mean.v[q];
-        m.m2 = tile.m2.v[q];
-        m.min = tile.min.v[q];
-        m.max = tile.max.v[q];
-        finish(g + q, shapes[q], m);
-      }
+      if (n >= 2) finish_tile(g, shapes, negative, tile);
+      else finish_lanes(g, shapes, tile);
     }
     for (; g < num_groups; ++g) {  // the last num_groups % 4, one at a time
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
