@@ -278,7 +278,10 @@ std::int64_t write_groups(const View& view, const Samples& samples, const std::v
   const auto* scores = samples.score_data();
   lane_ints nonzero = {};
   with_best_isa([&]() LENS_CPU_KERNEL {
-    lane_ints counted = {};  // a local, kept in a register (a captured one went through memory at every packet)
+    // A local, kept in a register (a captured one went through memory at
+    // every packet); copied from nonzero's zeros, as nvcc's host pass fails
+    // on a vector initialised with {} inside a lambda.
+    lane_ints counted = nonzero;
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       const std::size_t n = static_cast<std::size_t>(view.end(static_cast<std::int64_t>(g))) - first;
@@ -387,9 +390,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
   auto finish_tile = [&](std::size_t g, const core::group_shape* shapes, const lane_mask& negative,
                          const tile_moments& m) LENS_CPU_KERNEL {
     auto rule_flag = [&](bool core::transform_rule::*field) LENS_CPU_KERNEL {
-      const lane_mask on_negative = {lane_ints{} - (rules[0].*field ? 1 : 0)};
-      const lane_mask on_positive = {lane_ints{} - (rules[1].*field ? 1 : 0)};
-      return (negative & on_negative) | (~negative & on_positive);
+      return (negative & every_lane(rules[0].*field)) | (~negative & every_lane(rules[1].*field));
     };
     const lane_mask centred = rule_flag(&core::transform_rule::centred);
     const lane_mask zero = rule_flag(&core::transform_rule::zero) | (centred & (m.max == m.min));
@@ -494,7 +495,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
   summary.num_zero_variance_groups += static_cast<std::size_t>(total_of(num_constant));
   lane_ints nonzero = {};
   with_best_isa([&]() LENS_CPU_KERNEL {
-    lane_ints counted = {};  // a local, kept in a register (as in write_groups)
+    lane_ints counted = nonzero;  // a local, kept in a register (as in write_groups)
     for (std::size_t g = 0; g < num_groups; ++g) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
       if (is_lens) write_group<Out>(shaped + first, n, transforms[g], sink_for(first), counted);

@@ -447,7 +447,7 @@ template <class Out, class X, class Sink>
 LENS_CPU_INLINE void write_group(const X* x, std::size_t n, const core::group_transform& t, const Sink& sink,
                                  lane_ints& nonzero) {
   const Out* as_out = nullptr;  // selects the precision of the nonzero test
-  const lane_mask keep = {lane_ints{} - (t.zero ? 0 : 1)};
+  const lane_mask keep = every_lane(!t.zero);
   const packet none = broadcast(0.0);
   std::size_t k = 0;
   lane_counts counted = {};

@@ -139,6 +139,9 @@ LENS_CPU_INLINE std::int64_t total_of(const lane_ints& c) {
   for (std::size_t j = 0; j < lanes; ++j) r += c[j];
   return r;
 }
+/// Every lane where on, none where not (a function, not an expression in a
+/// lambda: nvcc's host pass fails on a vector constant there).
+LENS_CPU_INLINE lane_mask every_lane(bool on) { return {lane_ints{} - (on ? 1 : 0)}; }
 /// The first k lanes.
 LENS_CPU_INLINE lane_mask first_lanes(std::size_t k) {
   const lane_ints index = {0, 1, 2, 3};

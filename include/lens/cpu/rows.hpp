@@ -190,14 +190,15 @@ void broadcast_rows(Real* out, const Mask* mask, const Real* advantages, std::si
     } else {
       for (std::size_t i = 0; i < n; ++i) broadcast_row_sse2<false>(out + i * t, mask + i * t, t, advantages[i]);
     }
-    return;
-  }
+  } else  // an else, not a return: nvcc warns of an unreachable loop after one
 #endif
-  for (std::size_t i = 0; i < n; ++i) {
-    Real* row = out + i * t;
-    const Mask* m = mask + i * t;
-    const Real a = advantages[i];
-    for (std::size_t c = 0; c < t; ++c) row[c] = core::token_advantage(a, m[c] != Mask(0));
+  {
+    for (std::size_t i = 0; i < n; ++i) {
+      Real* row = out + i * t;
+      const Mask* m = mask + i * t;
+      const Real a = advantages[i];
+      for (std::size_t c = 0; c < t; ++c) row[c] = core::token_advantage(a, m[c] != Mask(0));
+    }
   }
 }
 
