@@ -374,18 +374,31 @@ LENS_HD_GENERIC T advantage_reach(const T& min, const T& max, const T& centre, c
   return larger(fabs(max - centre), fabs(min - centre)) * scale;
 }
 
+/// isfinite, under the name the CPU engine's packet overload has.
+LENS_HD bool finite(double x) { return isfinite(x); }
+
+/// The overflow rule of a group whose transform is not zero: its largest
+/// |advantage| (advantage_reach) at most output_max, the largest value of the
+/// output type, and its M2 finite: a spread whose square overflows double
+/// (|score| beyond ~1e150) would give an infinite std, which silently scales
+/// advantages to 0. T: double (a bool comes back), or the CPU engine's packet
+/// (a lane mask).
+LENS_GENERIC template <class T>
+LENS_HD_GENERIC auto reach_fits(const T& reach, const T& m2, const T& output_max)
+    -> decltype((reach <= output_max) & finite(m2)) {
+  return (reach <= output_max) & finite(m2);
+}
+
 /// Whether a group's advantages are finite in an output type whose largest
-/// value is output_max: the largest |advantage| follows from the extreme shaped
-/// scores (min and max) and the transform, and is stored in *reach. A spread
-/// whose square overflows double (|score| beyond ~1e150) fails too, since the
-/// infinite std would silently scale advantages to 0, as does a non-finite batch std.
+/// value is output_max (reach_fits; a non-finite batch std fails too). The
+/// largest |advantage| is stored in *reach (0 for a zero transform).
 LENS_HD bool advantages_fit(const score_moments& m, const group_transform& t, const advantage_settings& settings,
                             double batch_std, double output_max, double* reach) {
   *reach = 0;
   if (t.zero) return true;
   *reach = advantage_reach(m.min, m.max, t.centre, t.scale);
   const bool batch_ok = settings.kind != estimator::grpo_batch_std || isfinite(batch_std);
-  return *reach <= output_max && isfinite(m.m2) && batch_ok;
+  return reach_fits(*reach, m.m2, output_max) && batch_ok;
 }
 
 /// One group's statistics, as every backend reports them.

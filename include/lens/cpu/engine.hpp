@@ -355,18 +355,6 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     summary.num_negative_groups += shape.negative;
     summary.num_zero_variance_groups += core::zero_variance(m);
   };
-  // finish for each of the four groups g .. g + 3 of a tile, one at a time.
-  auto finish_lanes = [&](std::size_t g, const core::group_shape* shapes, const tile_moments& tile) LENS_CPU_KERNEL {
-    for (std::size_t q = 0; q < lanes; ++q) {
-      core::score_moments m;
-      m.count = count;
-      m.mean = tile.mean.v[q];
-      m.m2 = tile.m2.v[q];
-      m.min = tile.min.v[q];
-      m.max = tile.max.v[q];
-      finish(g + q, shapes[q], m);
-    }
-  };
   // The GRPO family's shape needs only whether some score is above 0:
   // plain[some positive].
   core::group_shape plain[2];
@@ -376,6 +364,19 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     confidence.num_correct = positive;
     plain[positive] = core::make_shape(confidence, settings);
   }
+  // finish for each of the four groups g .. g + 3 of a tile, one at a time.
+  // shapes: LENS's; null for the GRPO family, whose shapes follow from the max.
+  auto finish_lanes = [&](std::size_t g, const core::group_shape* shapes, const tile_moments& tile) LENS_CPU_KERNEL {
+    for (std::size_t q = 0; q < lanes; ++q) {
+      core::score_moments m;
+      m.count = count;
+      m.mean = tile.mean.v[q];
+      m.m2 = tile.m2.v[q];
+      m.min = tile.min.v[q];
+      m.max = tile.max.v[q];
+      finish(g + q, shapes ? shapes[q] : plain[m.max > 0], m);
+    }
+  };
   // A group's rule depends only on its size and on whether it is negative
   // (calibrate follows from that): rules[some positive], for every group.
   const core::transform_rule rules[2] = {core::make_rule(count, plain[0], settings, 0.0),
@@ -401,7 +402,7 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
     const packet centre = select(zero, none, select(centred, m.mean, none));
     const packet scale = select(zero, none, select(rule_flag(&core::transform_rule::by_std), by_std, by_rule));
     const packet reach = core::advantage_reach(m.min, m.max, centre, scale);
-    const lane_mask fits = zero | ((reach <= broadcast(largest)) & finite(m.m2));
+    const lane_mask fits = zero | core::reach_fits(reach, m.m2, broadcast(largest));
     if (any(~fits)) {
       finish_lanes(g, shapes, m);
       return;
@@ -437,16 +438,14 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
         const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
         for (std::size_t t = 0; t < run; ++t) measure_tile_sums(scores + first + t * lanes * n, n, tiles[t]);
         for (std::size_t t = 0; t < run; ++t) measure_tile_spread(scores + first + t * lanes * n, n, tiles[t]);
-        for (std::size_t t = 0; t < run; ++t) {
-          core::group_shape shapes[lanes];
-          for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain[tiles[t].max.v[q] > 0];
-          finish_tile(g + t * lanes, shapes, ~(tiles[t].max > broadcast(0.0)), tiles[t]);
-        }
+        for (std::size_t t = 0; t < run; ++t)
+          finish_tile(g + t * lanes, nullptr, ~(tiles[t].max > broadcast(0.0)), tiles[t]);
       }
     }
     for (; g + lanes <= num_groups; g += lanes) {
       const auto first = static_cast<std::size_t>(view.begin(static_cast<std::int64_t>(g)));
-      core::group_shape shapes[lanes];
+      core::group_shape lens_shapes[lanes];
+      const core::group_shape* shapes = nullptr;  // the GRPO family's follow from the max
       tile_moments tile;
       lane_mask negative;
       if (is_lens) {
@@ -460,15 +459,15 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
           s.max_log_confidence = confidence.max_log_confidence.v[q];
           s.lse_max = confidence.lse_max.v[q];
           s.lse_sum = confidence.lse_sum.v[q];
-          shapes[q] = core::make_shape(s, settings, logs);
-          shape_scores(first + q * n, c + q * n, shapes[q]);
+          lens_shapes[q] = core::make_shape(s, settings, logs);
+          shape_scores(first + q * n, c + q * n, lens_shapes[q]);
         }
+        shapes = lens_shapes;
         negative.m = confidence.num_correct == 0;
         tile = measure_tile(shaped + first, n);
       } else {
         tile = measure_tile(scores + first, n);
         negative = ~(tile.max > broadcast(0.0));
-        for (std::size_t q = 0; q < lanes; ++q) shapes[q] = plain[tile.max.v[q] > 0];
       }
       if (n >= 2) finish_tile(g, shapes, negative, tile);
       else finish_lanes(g, shapes, tile);
