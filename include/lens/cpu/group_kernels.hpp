@@ -231,9 +231,11 @@ LENS_CPU_INLINE void measure_tile_sums(const S* x, std::size_t n, tile_moments& 
     add_column(t2, e2, c2, count > 2);
     add_column(t3, e3, c3, count > 3);
   });
-  r.min = low;
-  r.max = high;
-  r.mean = compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / static_cast<double>(n);
+  // Vector assignments, not packet ones: GCC copies a struct in 16-byte
+  // pieces, which kept low and high in memory and stalled the next load.
+  r.min.v = low.v;
+  r.max.v = high.v;
+  r.mean.v = (compensated_sum(t0, t1, t2, t3, e0, e1, e2, e3) / static_cast<double>(n)).v;
 }
 
 /// ... and its second: M2 from the deviations from that mean, then a
@@ -243,7 +245,8 @@ LENS_CPU_INLINE void measure_tile_sums(const S* x, std::size_t n, tile_moments& 
 template <class S>
 LENS_CPU_INLINE void measure_tile_spread(const S* x, std::size_t n, tile_moments& r) {
   const packet zero = broadcast(0.0);
-  const packet mean = r.mean;
+  packet mean;
+  mean.v = r.mean.v;  // (as in measure_tile_sums)
   packet d0 = zero, d1 = zero, d2 = zero, d3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
   auto add_deviation = [&](packet& d_sum, packet& square, const packet& v, bool inside) LENS_CPU_KERNEL {
     const packet d = inside ? v - mean : zero;  // measure_scores: mean - mean = 0 past the end
@@ -260,8 +263,8 @@ LENS_CPU_INLINE void measure_tile_spread(const S* x, std::size_t n, tile_moments
   const double size = static_cast<double>(n);
   const packet dsum = (d0 + d2) + (d1 + d3);
   const packet m2 = ((q0 + q2) + (q1 + q3)) - dsum * dsum / size;
-  r.mean = select(r.min == r.max, r.min, mean);
-  r.m2 = select(m2 > zero, m2, zero);
+  r.mean.v = select(r.min == r.max, r.min, mean).v;
+  r.m2.v = select(m2 > zero, m2, zero).v;
 }
 
 /// measure_scores of four groups of n members at once, group q being

@@ -168,10 +168,14 @@ LENS_CPU_INLINE packet load(const double* p) {
   std::memcpy(&r.v, p, sizeof r.v);
   return r;
 }
+/// Four floats widened, written lane by lane: GCC 12 lowers
+/// __builtin_convertvector(float x 4 -> double x 4) as two halves through the
+/// stack even under AVX2, where this is one vcvtps2pd.
 LENS_CPU_INLINE packet load(const float* p) {
   lane_floats f;
   std::memcpy(&f, p, sizeof f);
-  return {__builtin_convertvector(f, lane_doubles)};
+  return {lane_doubles{static_cast<double>(f[0]), static_cast<double>(f[1]), static_cast<double>(f[2]),
+                       static_cast<double>(f[3])}};
 }
 /// Four non-negative integers (sample lengths) as doubles, rounded as a cast
 /// rounds them: the high and the low 32 bits become the mantissas of 2^84
