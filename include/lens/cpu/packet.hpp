@@ -216,14 +216,16 @@ LENS_CPU_INLINE void count_nonzero(lane_counts& count, const packet& a, const fl
 LENS_CPU_INLINE void count_nonzero(lane_counts& count, const packet& a, const double*) {
   count -= __builtin_convertvector(a.v != lane_doubles{}, lane_counts);
 }
-LENS_CPU_INLINE lane_ints widen(const lane_counts& count) { return __builtin_convertvector(count, lane_ints); }
+/// (Lane by lane, as load(const float*): GCC 12 splits a widening
+/// __builtin_convertvector in halves, where this is one vpmovsxdq.)
+LENS_CPU_INLINE lane_ints widen(const lane_counts& count) { return lane_ints{count[0], count[1], count[2], count[3]}; }
 
 /// The lanes a store of Out would write as nonzero: a compare in Out's own
 /// precision (a double that rounds to a float 0 is a zero float).
 LENS_CPU_INLINE lane_mask nonzero_as(const packet& a, const double*) { return a != broadcast(0.0); }
 LENS_CPU_INLINE lane_mask nonzero_as(const packet& a, const float*) {
   const lane_floats f = __builtin_convertvector(a.v, lane_floats);
-  return {__builtin_convertvector(f != lane_floats{}, lane_ints)};
+  return {widen(f != lane_floats{})};
 }
 
 // ------------------------------------------------------------------ exp and log
@@ -277,7 +279,9 @@ LENS_CPU_INLINE packet log(const packet& x) {
   packet m = from_bits((b & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  // [1, 2)
   const lane_mask high = m > broadcast(1.4142135623730951);
   m = select(high, m * 0.5, m);
-  const packet e = {__builtin_convertvector(e_raw, lane_doubles)};
+  // The exponent as a double through 1.5 * 2^52, exactly (|e_raw| < 2^51):
+  // AVX2 has no 64-bit integer to double conversion, so a cast goes lane by lane.
+  const packet e = from_bits(e_raw + bits(broadcast(6755399441055744.0))) - 6755399441055744.0;
   const packet exponent = e + select(high, broadcast(1.0), broadcast(0.0)) - select(subnormal, broadcast(54.0), broadcast(0.0));
   const packet f = m - 1.0;
   const packet s = f / (f + 2.0);
