@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "lens/core/group_math.hpp"
 #include "lens/cpu/packet.hpp"
