@@ -25,10 +25,19 @@
 #error "lens's CPU engine needs GCC or Clang vector extensions (g++, clang++, or nvcc's host pass over one of them)"
 #endif
 
+#if defined(__OPTIMIZE__)
 #define LENS_CPU_INLINE inline __attribute__((always_inline))
 /// Marks a lambda that runs kernels (lens/cpu/dispatch.hpp): always inlined,
 /// so it takes the instruction set of the function it is called from.
 #define LENS_CPU_KERNEL __attribute__((always_inline))
+#else
+// Unoptimised builds (Debug, the sanitizer stage) inline nothing by force:
+// at -O0 forced inlining copied every kernel into every caller, so one test
+// file compiled to 40 MB of code in 7 minutes. The source that runs is the
+// same; lens/cpu/dispatch.hpp then keeps the build's instruction set.
+#define LENS_CPU_INLINE inline
+#define LENS_CPU_KERNEL
+#endif
 
 // Packets are passed by reference and every function is inlined, so no vector
 // crosses a call; GCC and Clang still warn (-Wpsabi) that returning one would
