@@ -460,8 +460,8 @@ batch_summary run_tiles(const View& view, std::size_t n, const Samples& samples,
           s.lse_max = confidence.lse_max.v[q];
           s.lse_sum = confidence.lse_sum.v[q];
           lens_shapes[q] = core::make_shape(s, settings, logs);
-          shape_scores(first + q * n, c + q * n, lens_shapes[q]);
         }
+        calibrate_tile(scores + first, c, n, lens_shapes, shaped + first);
         shapes = lens_shapes;
         negative.m = confidence.num_correct == 0;
         tile = measure_tile(shaped + first, n);

@@ -422,6 +422,29 @@ LENS_CPU_INLINE void calibrate(const S* r, const double* c, std::size_t n, const
                                         shape.log_difficulty, shape.weight));
 }
 
+/// Step 2 of LENS over the four groups of a tile (group q: members
+/// [q n, (q + 1) n) of r and c, shape q), block by block across the groups so
+/// their exp chains overlap (one group at a time, each chain waited on the
+/// last at G = 4). A group LENS does not calibrate keeps its scores. Each
+/// member's value is calibrate's, or the score's, bit for bit.
+template <class S>
+LENS_CPU_INLINE void calibrate_tile(const S* r, const double* c, std::size_t n, const core::group_shape* shapes,
+                                    double* out) {
+  for (std::size_t k = 0; k < n; k += lanes) {
+    const std::size_t count = n - k < lanes ? n - k : lanes;
+    for (std::size_t q = 0; q < lanes; ++q) {
+      const std::size_t at = q * n + k;
+      const packet score = count == lanes ? load(r + at) : load_first(r + at, count, 0.0);
+      const packet log_conf = count == lanes ? load(c + at) : load_first(c + at, count, 0.0);
+      const core::group_shape& shape = shapes[q];
+      const packet shaped = select(every_lane(shape.calibrate),
+                                   core::calibrated_reward(score, log_conf, shape.log_difficulty, shape.weight), score);
+      if (count == lanes) store(out + at, shaped);
+      else store_first(out + at, count, shaped);
+    }
+  }
+}
+
 /// Where step 3 writes: advantages of a group's members, contiguous from out.
 template <class Out>
 struct contiguous_sink {
