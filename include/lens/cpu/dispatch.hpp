@@ -4,15 +4,15 @@
 // packets of lens/cpu/packet.hpp two instructions per operation; LibTorch
 // picks AVX2 or AVX-512 kernels at run time, and so does lens. The AVX2 path
 // uses no fused multiply-add, so it gives the same bits as the SSE2 one.
-// Define LENS_CPU_NO_DISPATCH to keep the build's own instruction set; an
-// unoptimised build keeps it too (its kernels are not inlined, so they could
-// not take the AVX2 target; lens/cpu/packet.hpp).
+// Define LENS_CPU_NO_DISPATCH to keep the build's own instruction set; a
+// LENS_CPU_PLAIN_INLINE build keeps it too (its kernels are not inlined, so
+// they could not take the AVX2 target; lens/cpu/packet.hpp).
 #pragma once
 
 #include "lens/cpu/packet.hpp"  // LENS_CPU_KERNEL
 
-#if defined(__x86_64__) && defined(__OPTIMIZE__) && !defined(__AVX2__) && !defined(__CUDACC__) && \
-    !defined(LENS_CPU_NO_DISPATCH)
+#if defined(__x86_64__) && !defined(__AVX2__) && !defined(__CUDACC__) && !defined(LENS_CPU_NO_DISPATCH) && \
+    !defined(LENS_CPU_PLAIN_INLINE)
 #define LENS_CPU_DISPATCH_AVX2 1
 #endif
 

@@ -25,16 +25,19 @@
 #error "lens's CPU engine needs GCC or Clang vector extensions (g++, clang++, or nvcc's host pass over one of them)"
 #endif
 
-#if defined(__OPTIMIZE__)
+#if !defined(LENS_CPU_PLAIN_INLINE)
 #define LENS_CPU_INLINE inline __attribute__((always_inline))
 /// Marks a lambda that runs kernels (lens/cpu/dispatch.hpp): always inlined,
 /// so it takes the instruction set of the function it is called from.
 #define LENS_CPU_KERNEL __attribute__((always_inline))
 #else
-// Unoptimised builds (Debug, the sanitizer stage) inline nothing by force:
-// at -O0 forced inlining copied every kernel into every caller, so one test
-// file compiled to 40 MB of code in 7 minutes. The source that runs is the
-// same; lens/cpu/dispatch.hpp then keeps the build's instruction set.
+// LENS_CPU_PLAIN_INLINE, for unoptimised test builds (the sanitizer stage):
+// nothing inlined by force, and lens/cpu/dispatch.hpp keeps the build's
+// instruction set. At -O0 forced inlining copied every kernel into every
+// caller, generic and AVX2, so one test file compiled to 42 MB of code in 7
+// minutes. Not the default: an out-of-line packet function takes the vector
+// ABI of its translation unit's -m flags, so a program linking translation
+// units built with different ones could call a copy of the other ABI.
 #define LENS_CPU_INLINE inline
 #define LENS_CPU_KERNEL
 #endif
